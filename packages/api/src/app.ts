@@ -1,0 +1,94 @@
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import type { DbHandle } from "@conveyor/db";
+import type { ArtifactStore } from "@conveyor/runner/artifacts";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { registerAuth } from "./plugins/auth.ts";
+import { registerErrorHandling } from "./plugins/errors.ts";
+import type { RunQueue } from "./queue.ts";
+import { registerGetArtifact } from "./routes/artifacts-get.ts";
+import { registerHealth } from "./routes/health.ts";
+import { registerCreateProject } from "./routes/projects-create.ts";
+import { registerCreateRecording } from "./routes/recordings-create.ts";
+import { registerDeleteRecording } from "./routes/recordings-delete.ts";
+import { registerGetRecording } from "./routes/recordings-get.ts";
+import { registerListRecordings } from "./routes/recordings-list.ts";
+import { registerCancelRun } from "./routes/runs-cancel.ts";
+import { registerCreateRun } from "./routes/runs-create.ts";
+import { registerGetRunEvents } from "./routes/runs-events.ts";
+import { registerGetRun } from "./routes/runs-get.ts";
+import { registerListRuns } from "./routes/runs-list.ts";
+
+export interface AppOptions {
+  db: DbHandle;
+  redis: Redis;
+  queue: RunQueue;
+  artifacts: ArtifactStore;
+  /** pino logger; the app logs each request with its id. */
+  logger: Logger;
+  /** Authorizes POST /api/projects; undefined disables it. */
+  adminToken: string | undefined;
+  /** Largest accepted body, bytes. */
+  bodyLimitBytes: number;
+  defaults: { runTimeoutMs: number; actionTimeoutMs: number; maxAttempts: number };
+  /** Whether shutdown began (readiness fails). Default: never. */
+  isShuttingDown?: () => boolean;
+}
+
+/** Builds the HTTP app without listening: tests use `app.inject`, server.ts calls `listen`. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: options.bodyLimitBytes,
+    requestIdHeader: "x-request-id",
+    genReqId: () => `req_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.addHook("onSend", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  registerErrorHandling(app);
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: "Conveyor API", version: "0.1.0", description: "Run recorded browser tests at scale." },
+      components: {
+        securitySchemes: {
+          apiKey: { type: "http", scheme: "bearer", description: "A project's API key" },
+          adminToken: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN (project creation only)" },
+        },
+      },
+      security: [{ apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" } });
+  // The UI's own routes are public.
+  app.addHook("onRoute", (route) => {
+    if (route.url.startsWith("/docs")) route.config = { ...(route.config ?? {}), auth: "public" };
+  });
+
+  registerAuth(app, { db: options.db, adminToken: options.adminToken });
+
+  registerHealth(app, {
+    db: options.db,
+    redis: options.redis,
+    isShuttingDown: options.isShuttingDown ?? (() => false),
+  });
+  registerCreateProject(app, { db: options.db });
+  registerCreateRecording(app, { db: options.db });
+  registerListRecordings(app, { db: options.db });
+  registerGetRecording(app, { db: options.db });
+  registerDeleteRecording(app, { db: options.db });
+  registerCreateRun(app, { db: options.db, queue: options.queue, defaults: options.defaults });
+  registerListRuns(app, { db: options.db });
+  registerGetRun(app, { db: options.db });
+  registerGetRunEvents(app, { db: options.db });
+  registerCancelRun(app, { db: options.db, queue: options.queue });
+  registerGetArtifact(app, { db: options.db, artifacts: options.artifacts });
+  return app;
+}

@@ -1,0 +1,4 @@
+export * from "./app.ts";
+export * from "./env.ts";
+export * from "./queue.ts";
+export * from "./server.ts";

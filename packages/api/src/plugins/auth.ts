@@ -1,0 +1,60 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { authenticateApiKey, type DbHandle } from "@conveyor/db";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { sendError } from "./errors.ts";
+
+/**
+ * Authorization, decided per route by `config.auth`:
+ * - "project" (the default, so a new route is never public by accident): `Authorization: Bearer
+ *   <apiKey>`; the request carries the key's `projectId`, which every query then filters by.
+ * - "admin": `Authorization: Bearer <ADMIN_TOKEN>`.
+ * - "public": no credentials (liveness, readiness, docs).
+ */
+export type AuthMode = "project" | "admin" | "public";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    auth?: AuthMode;
+  }
+  interface FastifyRequest {
+    /** Set on "project" routes: the project the API key belongs to. */
+    projectId: string;
+  }
+}
+
+function bearer(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (!header) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1] ?? null;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const ha = createHash("sha256").update(a).digest();
+  const hb = createHash("sha256").update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+export function registerAuth(app: FastifyInstance, deps: { db: DbHandle; adminToken: string | undefined }): void {
+  app.decorateRequest("projectId", "");
+  app.addHook("onRequest", async (request, reply) => {
+    const mode: AuthMode = request.routeOptions.config?.auth ?? "project";
+    if (mode === "public" || !request.routeOptions.url) return;
+    const token = bearer(request);
+    if (mode === "admin") {
+      if (!deps.adminToken) {
+        return sendError(reply, request, "forbidden", "Project creation is disabled: set ADMIN_TOKEN on the API to enable it");
+      }
+      if (!token || !sameSecret(token, deps.adminToken)) {
+        return sendError(reply, request, "unauthorized", "Send the admin token as 'Authorization: Bearer <ADMIN_TOKEN>'");
+      }
+      return;
+    }
+    if (!token) {
+      return sendError(reply, request, "unauthorized", "Missing API key: send 'Authorization: Bearer <apiKey>'");
+    }
+    const key = await authenticateApiKey(deps.db.db, token);
+    if (!key) return sendError(reply, request, "unauthorized", "Invalid or revoked API key");
+    request.projectId = key.projectId;
+  });
+}

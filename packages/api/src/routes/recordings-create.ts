@@ -1,0 +1,30 @@
+import { recordingSchema } from "@conveyor/core";
+import { type DbHandle, insertRecording } from "@conveyor/db";
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { recordingView } from "../views.ts";
+
+export const createRecordingBody = recordingSchema;
+
+export function registerCreateRecording(app: FastifyInstance, deps: { db: DbHandle }): void {
+  app.withTypeProvider<ZodTypeProvider>().post(
+    "/api/recordings",
+    {
+      schema: {
+        summary: "Store a recording (the body is the recording itself)",
+        tags: ["recordings"],
+        body: createRecordingBody,
+      },
+    },
+    async (request, reply) => {
+      const recording = request.body;
+      const row = await insertRecording(deps.db.db, request.projectId, {
+        name: recording.name,
+        recording,
+        sourceFormat: "conveyor",
+        actionCount: recording.actions.length,
+      });
+      return reply.code(201).header("location", `/api/recordings/${row.id}`).send(recordingView(row));
+    },
+  );
+}

@@ -1,0 +1,112 @@
+import { createHash } from "node:crypto";
+import { ApiError, PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN, type Recording, recordingSchema } from "@conveyor/core";
+import { createRun, type DbHandle, deleteUnstartedRun, getRecording } from "@conveyor/db";
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import type { RunQueue } from "../queue.ts";
+import { runView } from "../views.ts";
+import { isWellFormed } from "./common.ts";
+
+export const createRunBody = z
+  .strictObject({
+    /** A stored recording to run. Exactly one of recordingId and recording. */
+    recordingId: z.string().min(1).max(64).optional(),
+    /** An inline recording to run. */
+    recording: recordingSchema.optional(),
+    /** 1 (most urgent) to 10; default 5. */
+    priority: z.number().int().min(PRIORITY_MIN).max(PRIORITY_MAX).default(PRIORITY_DEFAULT),
+    /** Whole-run timeout, ms; default DEFAULT_RUN_TIMEOUT_MS. */
+    timeoutMs: z.number().int().min(1000).max(3_600_000).optional(),
+    /** Values for `${NAME}` placeholders in the recording. Stored, used by the worker, never returned. */
+    variables: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "variable names are letters, digits and _"), z.string().max(65_536))
+      .default({}),
+  })
+  .superRefine((body, ctx) => {
+    if ((body.recordingId === undefined) === (body.recording === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [body.recordingId === undefined ? "recordingId" : "recording"],
+        message: "send exactly one of recordingId (a stored recording) or recording (inline)",
+      });
+    }
+  });
+
+export const createRunHeaders = z.object({
+  "idempotency-key": z.string().min(1).max(255).optional(),
+});
+
+export interface CreateRunDeps {
+  db: DbHandle;
+  queue: RunQueue;
+  defaults: { runTimeoutMs: number; actionTimeoutMs: number; maxAttempts: number };
+}
+
+export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): void {
+  app.withTypeProvider<ZodTypeProvider>().post(
+    "/api/runs",
+    {
+      schema: {
+        summary: "Submit a run; answers 202 at once, a worker executes it",
+        tags: ["runs"],
+        body: createRunBody,
+        headers: createRunHeaders,
+      },
+    },
+    async (request, reply) => {
+      const { body, projectId } = request;
+      const idempotencyKey = request.headers["idempotency-key"];
+
+      let recording: Recording;
+      let recordingId: string | null = null;
+      if (body.recordingId !== undefined) {
+        const row = isWellFormed("recording", body.recordingId)
+          ? await getRecording(deps.db.db, projectId, body.recordingId)
+          : null;
+        if (!row) {
+          throw new ApiError("not_found", `body.recordingId: no recording ${body.recordingId} in this project`);
+        }
+        recording = recordingSchema.parse(row.recording);
+        recordingId = row.id;
+      } else {
+        recording = body.recording as Recording;
+      }
+
+      const requestHash = idempotencyKey ? createHash("sha256").update(JSON.stringify(body)).digest("hex") : undefined;
+      const { run, created } = await createRun(deps.db.db, projectId, {
+        recordingId,
+        recording,
+        actionsTotal: recording.actions.length,
+        priority: body.priority,
+        timeoutMs: body.timeoutMs ?? deps.defaults.runTimeoutMs,
+        actionTimeoutMs: deps.defaults.actionTimeoutMs,
+        maxAttempts: deps.defaults.maxAttempts,
+        variables: body.variables,
+        ...(idempotencyKey ? { idempotencyKey, requestHash } : {}),
+      });
+
+      if (!created) {
+        if (run.requestHash !== requestHash) {
+          throw new ApiError(
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used with a different request body; use a new key for a new run",
+          );
+        }
+        // The original request may have died between its commit and its enqueue; adding again is
+        // a no-op when the job exists (its id is the run id).
+        if (run.status === "queued") await deps.queue.enqueue(run);
+        return reply.code(202).header("location", `/api/runs/${run.id}`).header("idempotent-replayed", "true").send(runView(run));
+      }
+
+      try {
+        await deps.queue.enqueue(run);
+      } catch (error) {
+        request.log.error({ err: error, runId: run.id }, "enqueue failed; run withdrawn");
+        await deleteUnstartedRun(deps.db.db, projectId, run.id);
+        throw new ApiError("service_unavailable", "The run queue (Redis) is unavailable; the run was not accepted, retry later");
+      }
+      return reply.code(202).header("location", `/api/runs/${run.id}`).send(runView(run));
+    },
+  );
+}

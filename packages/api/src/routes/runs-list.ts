@@ -1,0 +1,41 @@
+import { RUN_STATUSES } from "@conveyor/core";
+import { type DbHandle, listRuns } from "@conveyor/db";
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { runView } from "../views.ts";
+import { paginationQuery, parseCursor } from "./common.ts";
+
+export const listRunsQuery = z.object({
+  ...paginationQuery,
+  /** One status, or several separated by commas: `status=failed,errored`. */
+  status: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (!value) return undefined;
+      const statuses = value.split(",").map((s) => s.trim());
+      for (const status of statuses) {
+        if (!(RUN_STATUSES as readonly string[]).includes(status)) {
+          ctx.addIssue({ code: "custom", message: `unknown status "${status}"; expected ${RUN_STATUSES.join(", ")}` });
+          return z.NEVER;
+        }
+      }
+      return statuses as (typeof RUN_STATUSES)[number][];
+    }),
+});
+
+export function registerListRuns(app: FastifyInstance, deps: { db: DbHandle }): void {
+  app.withTypeProvider<ZodTypeProvider>().get(
+    "/api/runs",
+    { schema: { summary: "List runs, newest first", tags: ["runs"], querystring: listRunsQuery } },
+    async (request) => {
+      const page = await listRuns(deps.db.db, request.projectId, {
+        limit: request.query.limit,
+        ...(request.query.status ? { status: request.query.status } : {}),
+        cursor: parseCursor(request.query.cursor),
+      });
+      return { items: page.items.map(runView), nextCursor: page.nextCursor };
+    },
+  );
+}

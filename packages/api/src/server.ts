@@ -1,0 +1,52 @@
+import type { Logger } from "@conveyor/core";
+import type { DbHandle } from "@conveyor/db";
+import { LocalArtifactStore } from "@conveyor/runner/artifacts";
+import type { FastifyInstance } from "fastify";
+import type { Redis } from "ioredis";
+import { buildApp } from "./app.ts";
+import type { ApiEnv } from "./env.ts";
+import { createRunQueue } from "./queue.ts";
+
+export interface ApiService {
+  app: FastifyInstance;
+  /** The address it listens on, e.g. http://127.0.0.1:3000. */
+  url: string;
+  /** Stops accepting connections, finishes in-flight requests, closes the queue. */
+  close(): Promise<void>;
+}
+
+/** Starts the HTTP API on already-open connections (the caller owns and closes them). */
+export async function startApi(
+  env: ApiEnv,
+  deps: { db: DbHandle; redis: Redis; logger: Logger; isShuttingDown: () => boolean },
+): Promise<ApiService> {
+  const queue = createRunQueue(deps.redis, {
+    prefix: env.QUEUE_PREFIX,
+    policy: { attempts: env.MAX_RETRIES + 1, backoffMs: env.RETRY_BACKOFF_MS },
+  });
+  const app = await buildApp({
+    db: deps.db,
+    redis: deps.redis,
+    queue,
+    artifacts: new LocalArtifactStore(env.ARTIFACT_DIR),
+    logger: deps.logger,
+    adminToken: env.ADMIN_TOKEN,
+    bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    defaults: {
+      runTimeoutMs: env.DEFAULT_RUN_TIMEOUT_MS,
+      actionTimeoutMs: env.ACTION_TIMEOUT_MS,
+      maxAttempts: env.MAX_RETRIES + 1,
+    },
+    isShuttingDown: deps.isShuttingDown,
+  });
+  const address = await app.listen({ port: env.PORT, host: env.HOST });
+  deps.logger.info({ address }, "API listening");
+  return {
+    app,
+    url: address.replace("0.0.0.0", "127.0.0.1"),
+    close: async () => {
+      await app.close();
+      await queue.close();
+    },
+  };
+}

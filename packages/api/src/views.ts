@@ -1,0 +1,65 @@
+import type { Run, RunAction, RecordingRow } from "@conveyor/db";
+
+/** How runs, actions and recordings look on the wire. Secrets (variable values) never leave. */
+
+export function artifactUrl(runId: string, key: string): string {
+  return `/api/runs/${runId}/artifacts/${key.startsWith(`${runId}/`) ? key.slice(runId.length + 1) : key}`;
+}
+
+export function runView(run: Run) {
+  return {
+    id: run.id,
+    projectId: run.projectId,
+    recordingId: run.recordingId,
+    name: run.recording.name,
+    status: run.status,
+    priority: run.priority,
+    attempt: run.attempt,
+    maxAttempts: run.maxAttempts,
+    timeoutMs: run.timeoutMs,
+    actionTimeoutMs: run.actionTimeoutMs,
+    variables: Object.keys(run.variables),
+    worker: run.worker,
+    createdAt: run.createdAt.toISOString(),
+    startedAt: run.startedAt?.toISOString() ?? null,
+    finishedAt: run.finishedAt?.toISOString() ?? null,
+    durationMs: run.durationMs,
+    counts: {
+      total: run.actionsTotal,
+      passed: run.actionsPassed,
+      failed: run.actionsFailed,
+      skipped: run.actionsSkipped,
+    },
+    error: run.errorMessage
+      ? { kind: run.errorKind, message: run.errorMessage, actionIndex: run.failedActionIndex }
+      : null,
+    links: { self: `/api/runs/${run.id}`, events: `/api/runs/${run.id}/events` },
+  };
+}
+
+export function actionView(runId: string, action: RunAction) {
+  return {
+    index: action.index,
+    actionId: action.actionId,
+    type: action.type,
+    status: action.status,
+    startedAt: action.startedAt.toISOString(),
+    durationMs: action.durationMs,
+    selectorUsed: action.selectorUsed,
+    selectorsTried: action.selectorsTried,
+    pageUrl: action.pageUrl,
+    error: action.errorMessage ? { kind: action.errorKind, message: action.errorMessage } : null,
+    screenshotUrl: action.screenshotKey ? artifactUrl(runId, action.screenshotKey) : null,
+  };
+}
+
+export function recordingView(row: RecordingRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    sourceFormat: row.sourceFormat,
+    actionCount: row.actionCount,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}

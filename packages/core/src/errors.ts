@@ -1,0 +1,89 @@
+import type { TerminalStatus } from "./status.ts";
+
+/**
+ * The error taxonomy. Every failure inside a run is one of these kinds, and the kind alone
+ * decides what happens next:
+ *
+ * - `test_failure`: the site did not do what the recording expects (missing element, assertion
+ *   false). A normal outcome: the run ends `failed`, never retried.
+ * - `transient`: infrastructure broke under us (browser crashed, connection lost). Retried at once.
+ * - `recoverable`: infrastructure is busy or not there yet. Retried with backoff and jitter.
+ * - `permanent`: the run can never succeed as submitted (invalid recording, missing variable).
+ *   Ends `errored` at once.
+ * - `cancelled`: a user or operator asked the run to stop.
+ */
+export const ERROR_KINDS = ["test_failure", "transient", "recoverable", "permanent", "cancelled"] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+export class RunError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "RunError";
+  }
+
+  /** Whether the queue should try the run again. */
+  get retryable(): boolean {
+    return this.kind === "transient" || this.kind === "recoverable";
+  }
+}
+
+/** What a worker does with a run that ended with an error of this kind. */
+export type ErrorDisposition =
+  | { action: "finish"; status: TerminalStatus }
+  | { action: "retry"; delay: "immediate" | "backoff" };
+
+export function dispositionFor(kind: ErrorKind): ErrorDisposition {
+  switch (kind) {
+    case "test_failure":
+      return { action: "finish", status: "failed" };
+    case "permanent":
+      return { action: "finish", status: "errored" };
+    case "cancelled":
+      return { action: "finish", status: "cancelled" };
+    case "transient":
+      return { action: "retry", delay: "immediate" };
+    case "recoverable":
+      return { action: "retry", delay: "backoff" };
+    default: {
+      const unreachable: never = kind;
+      throw new Error(`unknown error kind ${String(unreachable)}`);
+    }
+  }
+}
+
+/** Error codes of the HTTP API, each with its status. One envelope carries them all. */
+export const API_ERROR_STATUS = {
+  bad_request: 400,
+  validation_failed: 400,
+  invalid_json: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  idempotency_key_reused: 422,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  too_many_requests: 429,
+  internal_error: 500,
+  service_unavailable: 503,
+} as const;
+export type ApiErrorCode = keyof typeof API_ERROR_STATUS;
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+
+  get statusCode(): number {
+    return API_ERROR_STATUS[this.code];
+  }
+}

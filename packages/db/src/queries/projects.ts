@@ -1,0 +1,48 @@
+/**
+ * Projects and API keys. Authentication is the one lookup that is not scoped by project (it is
+ * how a request learns its project); everything else in this package takes `projectId`.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { newId } from "@conveyor/core";
+import { and, eq, isNull } from "drizzle-orm";
+import type { Db } from "../client.ts";
+import { apiKeys, type Project, projects } from "../schema.ts";
+
+const API_KEY_PREFIX = "cvk_";
+
+export function hashApiKey(key: string): string {
+  return createHash("sha256").update(key).digest("hex");
+}
+
+/** Creates a project with its first API key. The plaintext key is returned here and nowhere else. */
+export async function createProject(db: Db, input: { name: string }): Promise<{ project: Project; apiKey: string }> {
+  const apiKey = `${API_KEY_PREFIX}${randomBytes(32).toString("base64url")}`;
+  return db.transaction(async (tx) => {
+    const [project] = await tx.insert(projects).values({ id: newId("project"), name: input.name }).returning();
+    if (!project) throw new Error("insert into projects returned no row");
+    await tx.insert(apiKeys).values({
+      id: newId("apiKey"),
+      projectId: project.id,
+      name: "default",
+      keyHash: hashApiKey(apiKey),
+      keyPrefix: apiKey.slice(0, API_KEY_PREFIX.length + 6),
+    });
+    return { project, apiKey };
+  });
+}
+
+/** The project an API key belongs to, or null for an unknown or revoked key. */
+export async function authenticateApiKey(db: Db, apiKey: string): Promise<{ projectId: string; keyId: string } | null> {
+  if (!apiKey.startsWith(API_KEY_PREFIX)) return null;
+  const [row] = await db
+    .select({ projectId: apiKeys.projectId, keyId: apiKeys.id })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.keyHash, hashApiKey(apiKey)), isNull(apiKeys.revokedAt)))
+    .limit(1);
+  return row ?? null;
+}
+
+export async function getProject(db: Db, projectId: string): Promise<Project | null> {
+  const [row] = await db.select().from(projects).where(eq(projects.id, projectId)).limit(1);
+  return row ?? null;
+}

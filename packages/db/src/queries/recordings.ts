@@ -1,0 +1,60 @@
+/**
+ * Recordings. Every function takes `projectId` and filters by it: tenant isolation lives here,
+ * so no route can forget it.
+ */
+import { newId, type RecordingInput } from "@conveyor/core";
+import { and, desc, eq } from "drizzle-orm";
+import type { Db } from "../client.ts";
+import { type RecordingRow, recordings } from "../schema.ts";
+import { beforeCursor, type Page, toPage } from "./pagination.ts";
+
+export async function insertRecording(
+  db: Db,
+  projectId: string,
+  input: { name: string; recording: RecordingInput; sourceFormat: string; actionCount: number },
+): Promise<RecordingRow> {
+  const now = new Date();
+  const [row] = await db
+    .insert(recordings)
+    .values({ id: newId("recording", now.getTime()), projectId, createdAt: now, updatedAt: now, ...input })
+    .returning();
+  if (!row) throw new Error("insert into recordings returned no row");
+  return row;
+}
+
+export async function getRecording(db: Db, projectId: string, id: string): Promise<RecordingRow | null> {
+  const [row] = await db
+    .select()
+    .from(recordings)
+    .where(and(eq(recordings.projectId, projectId), eq(recordings.id, id)))
+    .limit(1);
+  return row ?? null;
+}
+
+export async function listRecordings(
+  db: Db,
+  projectId: string,
+  options: { limit: number; cursor?: { createdAt: Date; id: string } },
+): Promise<Page<RecordingRow>> {
+  const rows = await db
+    .select()
+    .from(recordings)
+    .where(
+      and(
+        eq(recordings.projectId, projectId),
+        options.cursor ? beforeCursor(recordings.createdAt, recordings.id, options.cursor) : undefined,
+      ),
+    )
+    .orderBy(desc(recordings.createdAt), desc(recordings.id))
+    .limit(options.limit + 1);
+  return toPage(rows, options.limit);
+}
+
+/** Deletes a recording; runs made from it keep their own snapshot. True when it existed. */
+export async function deleteRecording(db: Db, projectId: string, id: string): Promise<boolean> {
+  const deleted = await db
+    .delete(recordings)
+    .where(and(eq(recordings.projectId, projectId), eq(recordings.id, id)))
+    .returning({ id: recordings.id });
+  return deleted.length > 0;
+}

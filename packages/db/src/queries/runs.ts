@@ -1,0 +1,340 @@
+/**
+ * Runs, their actions and their event log. Every function takes `projectId` and filters by it:
+ * tenant isolation lives here. Writes made on behalf of an execution also take its `attempt`,
+ * the fencing token: they apply only while the run is still `running` that same attempt, so a
+ * stale execution (a worker that lost its lock, a run handed back at shutdown) can never
+ * overwrite what a newer one wrote.
+ */
+import {
+  type ActionStatus,
+  type ErrorKind,
+  newId,
+  type RecordingInput,
+  type RunEventType,
+  type RunStatus,
+  type TerminalStatus,
+} from "@conveyor/core";
+import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
+import type { Db } from "../client.ts";
+import { rowsOf } from "../migrate.ts";
+import { type Run, type RunAction, type RunEvent, runActions, runEvents, runs } from "../schema.ts";
+import { beforeCursor, type Page, toPage } from "./pagination.ts";
+
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+type Executor = Db | Tx;
+
+export interface CreateRunInput {
+  recordingId: string | null;
+  recording: RecordingInput;
+  actionsTotal: number;
+  priority: number;
+  timeoutMs: number;
+  actionTimeoutMs: number;
+  maxAttempts: number;
+  variables: Record<string, string>;
+  idempotencyKey?: string;
+  requestHash?: string;
+}
+
+export async function appendRunEvent(
+  db: Executor,
+  projectId: string,
+  runId: string,
+  type: RunEventType,
+  fields: { attempt?: number; worker?: string | null; data?: Record<string, unknown> } = {},
+): Promise<void> {
+  await db.insert(runEvents).values({
+    runId,
+    projectId,
+    type,
+    attempt: fields.attempt ?? 0,
+    worker: fields.worker ?? null,
+    data: fields.data ?? {},
+  });
+}
+
+/**
+ * Inserts a queued run and its `queued` event in one transaction. With an idempotency key that
+ * this project already used, returns the existing run and `created: false` instead.
+ */
+export async function createRun(
+  db: Db,
+  projectId: string,
+  input: CreateRunInput,
+): Promise<{ run: Run; created: boolean }> {
+  return db.transaction(async (tx) => {
+    const now = new Date();
+    const id = newId("run", now.getTime());
+    const inserted = await tx
+      .insert(runs)
+      .values({
+        id,
+        projectId,
+        status: "queued",
+        createdAt: now,
+        updatedAt: now,
+        ...input,
+        idempotencyKey: input.idempotencyKey ?? null,
+        requestHash: input.requestHash ?? null,
+      })
+      .onConflictDoNothing({
+        target: [runs.projectId, runs.idempotencyKey],
+        where: sql`${runs.idempotencyKey} is not null`,
+      })
+      .returning();
+    const run = inserted[0];
+    if (run) {
+      await appendRunEvent(tx, projectId, id, "queued", { data: { priority: input.priority } });
+      return { run, created: true };
+    }
+    const [existing] = await tx
+      .select()
+      .from(runs)
+      .where(and(eq(runs.projectId, projectId), eq(runs.idempotencyKey, input.idempotencyKey ?? "")))
+      .limit(1);
+    if (!existing) throw new Error("idempotency conflict without an existing run");
+    return { run: existing, created: false };
+  });
+}
+
+/** Removes a run whose enqueue failed, so that the client's retry (same Idempotency-Key) starts clean. */
+export async function deleteUnstartedRun(db: Db, projectId: string, runId: string): Promise<void> {
+  await db.delete(runs).where(and(eq(runs.projectId, projectId), eq(runs.id, runId), eq(runs.status, "queued")));
+}
+
+export async function getRun(db: Db, projectId: string, runId: string): Promise<Run | null> {
+  const [row] = await db
+    .select()
+    .from(runs)
+    .where(and(eq(runs.projectId, projectId), eq(runs.id, runId)))
+    .limit(1);
+  return row ?? null;
+}
+
+export async function listRuns(
+  db: Db,
+  projectId: string,
+  options: { limit: number; status?: RunStatus[]; cursor?: { createdAt: Date; id: string } },
+): Promise<Page<Run>> {
+  const rows = await db
+    .select()
+    .from(runs)
+    .where(
+      and(
+        eq(runs.projectId, projectId),
+        options.status?.length ? inArray(runs.status, options.status) : undefined,
+        options.cursor ? beforeCursor(runs.createdAt, runs.id, options.cursor) : undefined,
+      ),
+    )
+    .orderBy(desc(runs.createdAt), desc(runs.id))
+    .limit(options.limit + 1);
+  return toPage(rows, options.limit);
+}
+
+/** Action results of one attempt, in recording order. */
+export async function getRunActions(db: Db, projectId: string, runId: string, attempt: number): Promise<RunAction[]> {
+  return db
+    .select()
+    .from(runActions)
+    .where(and(eq(runActions.projectId, projectId), eq(runActions.runId, runId), eq(runActions.attempt, attempt)))
+    .orderBy(asc(runActions.index));
+}
+
+export async function getRunEvents(db: Db, projectId: string, runId: string): Promise<RunEvent[]> {
+  return db
+    .select()
+    .from(runEvents)
+    .where(and(eq(runEvents.projectId, projectId), eq(runEvents.runId, runId)))
+    .orderBy(asc(runEvents.id));
+}
+
+/**
+ * Cancels a run that has not started. Returns the run after the attempt; its status tells whether
+ * the cancel took (`cancelled`) or came too late (anything else). Null when it does not exist.
+ */
+export async function cancelQueuedRun(db: Db, projectId: string, runId: string): Promise<Run | null> {
+  return db.transaction(async (tx) => {
+    const [updated] = await tx
+      .update(runs)
+      .set({ status: "cancelled", finishedAt: new Date(), errorKind: "cancelled", errorMessage: "Cancelled before it started" })
+      .where(and(eq(runs.projectId, projectId), eq(runs.id, runId), eq(runs.status, "queued")))
+      .returning();
+    if (updated) {
+      await appendRunEvent(tx, projectId, runId, "cancelled", { attempt: updated.attempt, data: { while: "queued" } });
+      return updated;
+    }
+    const [current] = await tx
+      .select()
+      .from(runs)
+      .where(and(eq(runs.projectId, projectId), eq(runs.id, runId)))
+      .limit(1);
+    return current ?? null;
+  });
+}
+
+// ---- Execution (worker side) ------------------------------------------------------------------
+
+/**
+ * Claims a run for execution: queued (or running, when a previous holder died and the queue
+ * redelivered it) → running, attempt + 1. Returns the claimed run, or null when it no longer
+ * needs executing (cancelled, finished, deleted).
+ */
+export async function claimRun(db: Db, projectId: string, runId: string, worker: string): Promise<Run | null> {
+  return db.transaction(async (tx) => {
+    const [claimed] = await tx
+      .update(runs)
+      .set({
+        status: "running",
+        attempt: sql`${runs.attempt} + 1`,
+        worker,
+        startedAt: new Date(),
+        finishedAt: null,
+        durationMs: null,
+        actionsPassed: 0,
+        actionsFailed: 0,
+        actionsSkipped: 0,
+        errorKind: null,
+        errorMessage: null,
+        failedActionIndex: null,
+      })
+      .where(and(eq(runs.projectId, projectId), eq(runs.id, runId), inArray(runs.status, ["queued", "running"])))
+      .returning();
+    if (!claimed) return null;
+    await appendRunEvent(tx, projectId, runId, "started", { attempt: claimed.attempt, worker });
+    return claimed;
+  });
+}
+
+export interface ActionResultRow {
+  index: number;
+  actionId: string;
+  type: string;
+  status: ActionStatus;
+  startedAt: Date;
+  durationMs: number;
+  selectorUsed?: string | null;
+  selectorsTried?: string[] | null;
+  pageUrl?: string | null;
+  errorKind?: ErrorKind | null;
+  errorMessage?: string | null;
+  screenshotKey?: string | null;
+}
+
+/**
+ * Records one action's result for the given attempt. Idempotent (a redelivered write is a no-op)
+ * and fenced: returns false, writing nothing, when the attempt is no longer the run's current one.
+ */
+export async function recordActionResult(
+  db: Db,
+  projectId: string,
+  runId: string,
+  attempt: number,
+  result: ActionResultRow,
+): Promise<boolean> {
+  const inserted = await db.execute(sql`
+    insert into run_actions (run_id, attempt, index, project_id, action_id, type, status, started_at, duration_ms,
+      selector_used, selectors_tried, page_url, error_kind, error_message, screenshot_key)
+    select ${runId}, ${attempt}, ${result.index}, ${projectId}, ${result.actionId}, ${result.type}, ${result.status},
+      ${result.startedAt.toISOString()}::timestamptz, ${Math.round(result.durationMs)}, ${result.selectorUsed ?? null},
+      ${result.selectorsTried ? JSON.stringify(result.selectorsTried) : null}::jsonb, ${result.pageUrl ?? null},
+      ${result.errorKind ?? null}, ${result.errorMessage ?? null}, ${result.screenshotKey ?? null}
+    where exists (
+      select 1 from runs
+      where id = ${runId} and project_id = ${projectId} and attempt = ${attempt} and status = 'running'
+    )
+    on conflict do nothing
+    returning 1 as ok`);
+  return rowsOf(inserted).length > 0;
+}
+
+export interface RunOutcome {
+  status: TerminalStatus;
+  durationMs: number;
+  counts: { passed: number; failed: number; skipped: number };
+  error?: { kind: ErrorKind; message: string; actionIndex?: number | undefined } | undefined;
+}
+
+/** Writes the terminal state of an attempt. Fenced: false when the attempt is stale. */
+export async function finishRun(
+  db: Db,
+  projectId: string,
+  runId: string,
+  attempt: number,
+  outcome: RunOutcome,
+  worker: string,
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const [updated] = await tx
+      .update(runs)
+      .set({
+        status: outcome.status,
+        finishedAt: new Date(),
+        durationMs: Math.round(outcome.durationMs),
+        actionsPassed: outcome.counts.passed,
+        actionsFailed: outcome.counts.failed,
+        actionsSkipped: outcome.counts.skipped,
+        errorKind: outcome.error?.kind ?? null,
+        errorMessage: outcome.error?.message ?? null,
+        failedActionIndex: outcome.error?.actionIndex ?? null,
+      })
+      .where(and(eq(runs.projectId, projectId), eq(runs.id, runId), eq(runs.attempt, attempt), eq(runs.status, "running")))
+      .returning({ id: runs.id });
+    if (!updated) return false;
+    await appendRunEvent(tx, projectId, runId, "finished", {
+      attempt,
+      worker,
+      data: { status: outcome.status, durationMs: Math.round(outcome.durationMs), ...(outcome.error ? { error: outcome.error } : {}) },
+    });
+    return true;
+  });
+}
+
+/**
+ * Puts a running attempt back to `queued` (shutdown hand-back, or a retry after an infrastructure
+ * error) and logs why. Fenced: false when the attempt is stale.
+ */
+export async function requeueRun(
+  db: Db,
+  projectId: string,
+  runId: string,
+  attempt: number,
+  event: { type: "handed_back" | "retry_scheduled"; worker: string; data: Record<string, unknown> },
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const [updated] = await tx
+      .update(runs)
+      .set({ status: "queued" })
+      .where(and(eq(runs.projectId, projectId), eq(runs.id, runId), eq(runs.attempt, attempt), eq(runs.status, "running")))
+      .returning({ id: runs.id });
+    if (!updated) return false;
+    await appendRunEvent(tx, projectId, runId, event.type, { attempt, worker: event.worker, data: event.data });
+    return true;
+  });
+}
+
+/**
+ * Ends a run the queue gave up on (retries or stall limit exhausted) as `errored`, whatever
+ * attempt holds it, unless it already reached a terminal state.
+ */
+export async function failUnfinishedRun(
+  db: Db,
+  projectId: string,
+  runId: string,
+  error: { kind: ErrorKind; message: string },
+  worker: string,
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const [updated] = await tx
+      .update(runs)
+      .set({ status: "errored", finishedAt: new Date(), errorKind: error.kind, errorMessage: error.message })
+      .where(and(eq(runs.projectId, projectId), eq(runs.id, runId), inArray(runs.status, ["queued", "running"])))
+      .returning({ attempt: runs.attempt });
+    if (!updated) return false;
+    await appendRunEvent(tx, projectId, runId, "finished", {
+      attempt: updated.attempt,
+      worker,
+      data: { status: "errored", error },
+    });
+    return true;
+  });
+}

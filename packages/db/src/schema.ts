@@ -1,0 +1,186 @@
+import type { ActionStatus, ErrorKind, RecordingInput, RunEventType, RunStatus } from "@conveyor/core";
+import { sql } from "drizzle-orm";
+import {
+  bigserial,
+
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
+
+// Every timestamp is timestamptz: a run crosses hosts and time zones, local times would lie.
+const timestamps = {
+  createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" })
+    .notNull()
+    .defaultNow()
+    .$onUpdate(() => new Date()),
+};
+
+export const projects = pgTable("projects", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  ...timestamps,
+});
+
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    /** SHA-256 of the key, hex. The key itself is shown once at creation and never stored. */
+    keyHash: text("key_hash").notNull(),
+    /** The first characters of the key, to tell keys apart in a list without revealing them. */
+    keyPrefix: text("key_prefix").notNull(),
+    lastUsedAt: timestamp("last_used_at", { withTimezone: true, mode: "date" }),
+    revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
+    ...timestamps,
+  },
+  (t) => [
+    // Every authenticated request looks its key up by hash.
+    uniqueIndex("api_keys_key_hash_idx").on(t.keyHash),
+    index("api_keys_project_idx").on(t.projectId),
+  ],
+);
+
+export const recordings = pgTable(
+  "recordings",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    /** The canonical recording (docs/recording-format.md). */
+    recording: jsonb("recording").$type<RecordingInput>().notNull(),
+    /** The format it was submitted in: "conveyor" or "saveaction". */
+    sourceFormat: text("source_format").notNull().default("conveyor"),
+    actionCount: integer("action_count").notNull(),
+    ...timestamps,
+  },
+  (t) => [
+    // Lists are per project, newest first, paginated by (created_at, id).
+    index("recordings_project_created_idx").on(t.projectId, t.createdAt.desc(), t.id.desc()),
+  ],
+);
+
+export const runs = pgTable(
+  "runs",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    /** The stored recording the run came from; null for inline recordings or once deleted. */
+    recordingId: text("recording_id").references(() => recordings.id, { onDelete: "set null" }),
+    status: text("status").$type<RunStatus>().notNull().default("queued"),
+    /** 1 (most urgent) to 10. */
+    priority: integer("priority").notNull(),
+    /**
+     * Executions started so far. Claiming a run increments it, and every write of an execution
+     * is conditional on it: the fencing token that keeps a stale attempt from overwriting a newer one.
+     */
+    attempt: integer("attempt").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull(),
+    /** Whole-run timeout, ms. */
+    timeoutMs: integer("timeout_ms").notNull(),
+    /** Per-action timeout, ms. */
+    actionTimeoutMs: integer("action_timeout_ms").notNull(),
+    /** Snapshot of the recording at submission, so later edits or deletes never change a run. */
+    recording: jsonb("recording").$type<RecordingInput>().notNull(),
+    /** Values for `${NAME}` placeholders. Never returned by the API. */
+    variables: jsonb("variables").$type<Record<string, string>>().notNull().default({}),
+    idempotencyKey: text("idempotency_key"),
+    /** Hash of the request that created the run, to refuse a reused Idempotency-Key with another body. */
+    requestHash: text("request_hash"),
+    worker: text("worker"),
+    startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }),
+    finishedAt: timestamp("finished_at", { withTimezone: true, mode: "date" }),
+    durationMs: integer("duration_ms"),
+    actionsTotal: integer("actions_total").notNull(),
+    actionsPassed: integer("actions_passed").notNull().default(0),
+    actionsFailed: integer("actions_failed").notNull().default(0),
+    actionsSkipped: integer("actions_skipped").notNull().default(0),
+    errorKind: text("error_kind").$type<ErrorKind>(),
+    errorMessage: text("error_message"),
+    /** 0-based index of the action that failed the run. */
+    failedActionIndex: integer("failed_action_index"),
+    ...timestamps,
+  },
+  (t) => [
+    // GET /api/runs: per project, newest first, keyset-paginated on (created_at, id).
+    index("runs_project_created_idx").on(t.projectId, t.createdAt.desc(), t.id.desc()),
+    // GET /api/runs?status=…: the same order within one status.
+    index("runs_project_status_created_idx").on(t.projectId, t.status, t.createdAt.desc(), t.id.desc()),
+    // A retried POST with the same Idempotency-Key finds the run it created; unique so a race
+    // between two retries still creates one run.
+    uniqueIndex("runs_project_idempotency_idx")
+      .on(t.projectId, t.idempotencyKey)
+      .where(sql`${t.idempotencyKey} is not null`),
+  ],
+);
+
+export const runActions = pgTable(
+  "run_actions",
+  {
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    attempt: integer("attempt").notNull(),
+    /** 0-based position of the action in the recording. */
+    index: integer("index").notNull(),
+    projectId: text("project_id").notNull(),
+    actionId: text("action_id").notNull(),
+    type: text("type").notNull(),
+    status: text("status").$type<ActionStatus>().notNull(),
+    startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }).notNull(),
+    durationMs: integer("duration_ms").notNull(),
+    selectorUsed: text("selector_used"),
+    selectorsTried: jsonb("selectors_tried").$type<string[]>(),
+    pageUrl: text("page_url"),
+    errorKind: text("error_kind").$type<ErrorKind>(),
+    errorMessage: text("error_message"),
+    screenshotKey: text("screenshot_key"),
+    createdAt: timestamps.createdAt,
+  },
+  // One row per (run, attempt, action): a redelivered write is a no-op, never a duplicate.
+  (t) => [primaryKey({ columns: [t.runId, t.attempt, t.index] })],
+);
+
+export const runEvents = pgTable(
+  "run_events",
+  {
+    /** Monotonic: the order of the log. */
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    projectId: text("project_id").notNull(),
+    type: text("type").$type<RunEventType>().notNull(),
+    attempt: integer("attempt").notNull().default(0),
+    worker: text("worker"),
+    data: jsonb("data").$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: timestamps.createdAt,
+  },
+  // A run's events are read in log order.
+  (t) => [index("run_events_run_idx").on(t.runId, t.id)],
+);
+
+export type Project = typeof projects.$inferSelect;
+export type ApiKey = typeof apiKeys.$inferSelect;
+export type RecordingRow = typeof recordings.$inferSelect;
+export type NewRecordingRow = typeof recordings.$inferInsert;
+export type Run = typeof runs.$inferSelect;
+export type NewRun = typeof runs.$inferInsert;
+export type RunAction = typeof runActions.$inferSelect;
+export type NewRunAction = typeof runActions.$inferInsert;
+export type RunEvent = typeof runEvents.$inferSelect;
+

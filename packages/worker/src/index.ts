@@ -1,0 +1,4 @@
+export * from "./env.ts";
+export * from "./processor.ts";
+export * from "./run-worker.ts";
+export * from "./service.ts";

@@ -1,0 +1,190 @@
+import {
+  type ErrorKind,
+  type Logger,
+  RunError,
+  dispositionFor,
+  recordingSchema,
+  runJobPayloadSchema,
+} from "@conveyor/core";
+import {
+  type DbHandle,
+  type RunOutcome,
+  claimRun,
+  failUnfinishedRun,
+  finishRun,
+  recordActionResult,
+  requeueRun,
+} from "@conveyor/db";
+import { type ArtifactStore, type BrowserPool, type RunResult, executeRecording } from "@conveyor/runner";
+import { type Job, UnrecoverableError, WaitingError } from "bullmq";
+
+/** Why a run's AbortSignal fired. */
+export type AbortReason = { type: "shutdown" } | { type: "cancel"; message: string };
+
+export interface ProcessorDeps {
+  db: DbHandle;
+  pool: BrowserPool;
+  artifacts: ArtifactStore;
+  logger: Logger;
+  /** This worker's name, written into run events. */
+  workerName: string;
+  /** Controllers of the runs this process executes now, by run id (the shutdown aborts them). */
+  active: Map<string, AbortController>;
+}
+
+export interface ProcessResult {
+  runId: string;
+  status: string;
+  attempt?: number;
+}
+
+function isAbortReason(value: unknown): value is AbortReason {
+  return typeof value === "object" && value !== null && "type" in value;
+}
+
+function classify(error: unknown): { kind: ErrorKind; message: string } {
+  if (error instanceof RunError) return { kind: error.kind, message: error.message };
+  // Anything unexpected (a dropped DB connection, a bug) is treated as infrastructure: retried.
+  return { kind: "transient", message: error instanceof Error ? error.message : String(error) };
+}
+
+/**
+ * The runs-queue processor. Postgres is the source of truth; the job only says which run.
+ * Claims the run (fencing token = attempt), executes it in a fresh browser context, streams each
+ * action's result, and writes exactly one terminal state — or hands the run back to the queue.
+ */
+export function createRunProcessor(deps: ProcessorDeps) {
+  return async function processRun(job: Job, token?: string, signal?: AbortSignal): Promise<ProcessResult> {
+    const parsed = runJobPayloadSchema.safeParse(job.data);
+    if (!parsed.success) {
+      throw new UnrecoverableError(`invalid run job payload: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
+    }
+    const { runId, projectId } = parsed.data;
+    const { db } = deps.db;
+    const run = await claimRun(db, projectId, runId, deps.workerName);
+    if (!run) {
+      deps.logger.info({ runId, jobId: job.id }, "run no longer needs executing (cancelled, finished or deleted); skipped");
+      return { runId, status: "skipped" };
+    }
+    const attempt = run.attempt;
+    const log = deps.logger.child({ runId, jobId: job.id, attempt });
+    log.info("run started");
+
+    const controller = new AbortController();
+    const onQueueCancel = () => controller.abort({ type: "cancel", message: String(signal?.reason ?? "cancelled") });
+    signal?.addEventListener("abort", onQueueCancel, { once: true });
+    deps.active.set(runId, controller);
+
+    const finish = async (outcome: RunOutcome, actionsExecuted: number) => {
+      const written = await finishRun(db, projectId, runId, attempt, outcome, deps.workerName);
+      if (written) {
+        log.info({ status: outcome.status, actionsExecuted, durationMs: Math.round(outcome.durationMs) }, "run finished");
+      } else {
+        log.warn({ status: outcome.status }, "a newer attempt owns this run; this attempt's result was discarded");
+      }
+      return { runId, status: outcome.status, attempt };
+    };
+
+    const started = performance.now();
+    let result: RunResult | undefined;
+    try {
+      const recording = recordingSchema.safeParse(run.recording);
+      if (!recording.success) {
+        throw new RunError("permanent", `stored recording is invalid: ${recording.error.issues[0]?.message ?? "unknown"}`);
+      }
+      result = await executeRecording(deps.pool, {
+        recording: recording.data,
+        variables: run.variables,
+        actionTimeoutMs: run.actionTimeoutMs,
+        runTimeoutMs: run.timeoutMs,
+        signal: controller.signal,
+        artifacts: deps.artifacts,
+        artifactPrefix: `${runId}/${attempt}`,
+        onActionResult: async (action) => {
+          await recordActionResult(db, projectId, runId, attempt, {
+            index: action.index,
+            actionId: action.actionId,
+            type: action.type,
+            status: action.status,
+            startedAt: action.startedAt,
+            durationMs: action.durationMs,
+            selectorUsed: action.selectorUsed ?? null,
+            selectorsTried: action.selectorsTried ?? null,
+            pageUrl: action.pageUrl ?? null,
+            errorKind: action.error?.kind ?? null,
+            errorMessage: action.error?.message ?? null,
+            screenshotKey: action.screenshotKey ?? null,
+          });
+        },
+      });
+
+      if (result.outcome === "aborted") {
+        const reason = isAbortReason(result.abortReason) ? result.abortReason : { type: "shutdown" as const };
+        if (reason.type === "cancel") {
+          return await finish(
+            {
+              status: "cancelled",
+              durationMs: result.durationMs,
+              counts: result.counts,
+              error: { kind: "cancelled", message: reason.message },
+            },
+            result.actions.length,
+          );
+        }
+        // Shutdown: not the run's fault. Back to the queue for another worker, not counted as a retry.
+        await requeueRun(db, projectId, runId, attempt, {
+          type: "handed_back",
+          worker: deps.workerName,
+          data: { reason: "worker shutting down", actionsExecuted: result.actions.length },
+        });
+        await job.moveToWait(token);
+        log.info({ actionsExecuted: result.actions.length }, "run handed back to the queue (shutdown)");
+        throw new WaitingError();
+      }
+
+      const status = result.outcome;
+      return await finish(
+        {
+          status,
+          durationMs: result.durationMs,
+          counts: result.counts,
+          error: result.error
+            ? { kind: result.error.kind, message: result.error.message, actionIndex: result.error.actionIndex }
+            : undefined,
+        },
+        result.actions.length,
+      );
+    } catch (error) {
+      if (error instanceof WaitingError || error instanceof UnrecoverableError) throw error;
+      const { kind, message } = classify(error);
+      const disposition = dispositionFor(kind);
+      const durationMs = performance.now() - started;
+      const counts = result?.counts ?? { passed: 0, failed: 0, skipped: 0 };
+      if (disposition.action === "finish") {
+        return await finish({ status: disposition.status, durationMs, counts, error: { kind, message } }, 0);
+      }
+      const attempts = job.opts.attempts ?? 1;
+      if (job.attemptsMade + 1 >= attempts) {
+        const written = await failUnfinishedRun(
+          db,
+          projectId,
+          runId,
+          { kind, message: `gave up after ${attempts} attempt(s): ${message}` },
+          deps.workerName,
+        );
+        log.error({ err: error, status: "errored", written }, "run errored: retries exhausted");
+        return { runId, status: "errored", attempt };
+      }
+      await requeueRun(db, projectId, runId, attempt, {
+        type: "retry_scheduled",
+        worker: deps.workerName,
+        data: { kind, reason: message, delay: disposition.delay },
+      });
+      log.warn({ err: error, kind }, "run hit an infrastructure error; retry scheduled");
+      throw error;
+    } finally {
+      signal?.removeEventListener("abort", onQueueCancel);
+      deps.active.delete(runId);
+    }
+  };
+}

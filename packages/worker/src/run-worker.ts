@@ -1,0 +1,107 @@
+import { type Logger, type RunError, RUNS_QUEUE, runJobPayloadSchema } from "@conveyor/core";
+import { type DbHandle, failUnfinishedRun } from "@conveyor/db";
+import type { ArtifactStore, BrowserPool } from "@conveyor/runner";
+import { Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import { type AbortReason, createRunProcessor } from "./processor.ts";
+
+export interface RunWorkerOptions {
+  db: DbHandle;
+  /** ioredis connection with `maxRetriesPerRequest: null` (BullMQ's requirement for workers). */
+  connection: Redis;
+  /** Redis key prefix (QUEUE_PREFIX). */
+  prefix: string;
+  pool: BrowserPool;
+  artifacts: ArtifactStore;
+  logger: Logger;
+  name: string;
+  /** Runs at once. */
+  concurrency: number;
+  /** Job lock duration, ms. */
+  lockDurationMs: number;
+  /** Stalled-job check interval, ms. */
+  stalledIntervalMs: number;
+  /** Recoveries from dead holders before a job fails. */
+  maxStalledCount: number;
+  /** Base of the exponential backoff for recoverable errors, ms. */
+  backoffMs: number;
+}
+
+/** Exponential backoff with full jitter for recoverable errors; at once for transient ones. */
+export function retryDelayMs(attemptsMade: number, kind: string | undefined, baseMs: number): number {
+  if (kind === "transient") return 0;
+  const ceiling = baseMs * 2 ** Math.max(0, attemptsMade - 1);
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
+/** The BullMQ worker on the runs queue, with the bookkeeping shutdown needs. */
+export class RunWorker {
+  readonly worker: Worker;
+  private readonly active = new Map<string, AbortController>();
+
+  constructor(private readonly options: RunWorkerOptions) {
+    const processor = createRunProcessor({
+      db: options.db,
+      pool: options.pool,
+      artifacts: options.artifacts,
+      logger: options.logger,
+      workerName: options.name,
+      active: this.active,
+    });
+    this.worker = new Worker(RUNS_QUEUE, processor, {
+      connection: options.connection,
+      prefix: options.prefix,
+      name: options.name,
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs,
+      maxStalledCount: options.maxStalledCount,
+      autorun: false,
+      settings: {
+        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
+          retryDelayMs(attemptsMade, (error as RunError | undefined)?.kind, options.backoffMs),
+      },
+    });
+    this.worker.on("error", (error) => options.logger.error({ err: error }, "queue worker error"));
+    this.worker.on("stalled", (jobId) => options.logger.warn({ jobId }, "job stalled (its worker died); requeued"));
+    this.worker.on("failed", (job, error) => {
+      // Reached when the queue gives up outside the processor: the stall limit, an invalid payload.
+      if (!job) return;
+      const parsed = runJobPayloadSchema.safeParse(job.data);
+      if (!parsed.success) return;
+      void failUnfinishedRun(
+        options.db.db,
+        parsed.data.projectId,
+        parsed.data.runId,
+        { kind: "transient", message: `the queue gave up on this run: ${error.message}` },
+        options.name,
+      ).catch((err: unknown) => options.logger.error({ err, runId: parsed.data.runId }, "could not mark run errored"));
+    });
+  }
+
+  start(): void {
+    void this.worker.run();
+  }
+
+  get activeRuns(): number {
+    return this.active.size;
+  }
+
+  /**
+   * Stops taking jobs and lets active runs finish for up to `timeoutMs`; then aborts the rest,
+   * which hand their runs back to the queue. Resolves once no job is active.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    const closing = this.worker.close();
+    const timer = setTimeout(() => {
+      if (this.active.size === 0) return;
+      this.options.logger.warn({ activeRuns: this.active.size, timeoutMs }, "shutdown timeout: handing active runs back");
+      for (const controller of this.active.values()) controller.abort({ type: "shutdown" } satisfies AbortReason);
+    }, timeoutMs);
+    try {
+      await closing;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
