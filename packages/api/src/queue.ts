@@ -1,4 +1,4 @@
-import { type RunJobPolicy, RUNS_QUEUE, jobIdForRun, runJobOptions, runJobPayloadSchema } from "@conveyor/core";
+import { jobIdForRun, RUNS_QUEUE, type RunJobPolicy, runJobOptions, runJobPayloadSchema } from "@conveyor/core";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 
@@ -10,7 +10,10 @@ export interface RunQueue {
   close(): Promise<void>;
 }
 
-export function createRunQueue(connection: Redis, options: { prefix: string; policy: RunJobPolicy }): RunQueue & { queue: Queue } {
+export function createRunQueue(
+  connection: Redis,
+  options: { prefix: string; policy: RunJobPolicy },
+): RunQueue & { queue: Queue } {
   const queue = new Queue(RUNS_QUEUE, { connection, prefix: options.prefix });
   return {
     queue,

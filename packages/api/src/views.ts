@@ -1,4 +1,4 @@
-import type { Run, RunAction, RecordingRow } from "@conveyor/db";
+import type { RecordingRow, Run, RunAction } from "@conveyor/db";
 
 /** How runs, actions and recordings look on the wire. Secrets (variable values) never leave. */
 

@@ -1,5 +1,5 @@
-import { envString, parseEnv } from "@conveyor/core";
 import { apiEnvShape } from "@conveyor/api";
+import { envString, parseEnv } from "@conveyor/core";
 import { workerEnvShape } from "@conveyor/worker";
 import { z } from "zod";
 

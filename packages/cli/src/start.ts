@@ -1,14 +1,14 @@
 import { join } from "node:path";
+import { startApi } from "@conveyor/api";
 import {
   ConfigError,
-  RedisUnavailableError,
-  ShutdownManager,
   checkRedisEvictionPolicy,
   connectRedis,
   createLogger,
+  RedisUnavailableError,
+  ShutdownManager,
 } from "@conveyor/core";
-import { type DbHandle, createPgliteDb, createPostgresDb, migrate } from "@conveyor/db";
-import { startApi } from "@conveyor/api";
+import { createPgliteDb, createPostgresDb, type DbHandle, migrate } from "@conveyor/db";
 import { defaultWorkerName, startWorker } from "@conveyor/worker";
 import type { Redis } from "ioredis";
 import { parseStartEnv } from "./env.ts";
@@ -23,7 +23,11 @@ export async function runQuickStart(environment: Record<string, string | undefin
   const env = parseStartEnv(environment);
   const pretty = process.stdout.isTTY === true;
   const name = env.WORKER_NAME ?? defaultWorkerName();
-  const apiLogger = createLogger({ level: env.LOG_LEVEL, base: { service: "api" }, ...(pretty ? { prettyPrefix: "[API]" } : {}) });
+  const apiLogger = createLogger({
+    level: env.LOG_LEVEL,
+    base: { service: "api" },
+    ...(pretty ? { prettyPrefix: "[API]" } : {}),
+  });
   const workerLogger = createLogger({
     level: env.LOG_LEVEL,
     base: { service: "worker", worker: name },

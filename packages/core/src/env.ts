@@ -78,7 +78,10 @@ export function envOptionalUrl(protocols: string[], defaultValue?: string) {
       try {
         url = new URL(raw);
       } catch {
-        ctx.addIssue({ code: "custom", message: `expected a URL like ${protocols[0]}//host:port, got "${redactUrl(raw)}"` });
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a URL like ${protocols[0]}//host:port, got "${redactUrl(raw)}"`,
+        });
         return z.NEVER;
       }
       if (!protocols.includes(url.protocol)) {

@@ -1,4 +1,4 @@
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 
 export type { Logger };
 
@@ -39,7 +39,11 @@ export function createLogger(options: LoggerOptions): Logger {
       ...common,
       transport: {
         target: "pino-pretty",
-        options: { messageFormat: `${options.prettyPrefix} {msg}`, ignore: "pid,hostname,service", translateTime: "SYS:HH:MM:ss.l" },
+        options: {
+          messageFormat: `${options.prettyPrefix} {msg}`,
+          ignore: "pid,hostname,service",
+          translateTime: "SYS:HH:MM:ss.l",
+        },
       },
     });
   }

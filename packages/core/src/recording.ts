@@ -96,10 +96,18 @@ export const assertActionSchema = z
   .superRefine((action, ctx) => {
     const needsSelector = action.check === "elementVisible" || action.check === "elementText";
     if (needsSelector && action.selector === undefined) {
-      ctx.addIssue({ code: "custom", path: ["selector"], message: `a selector is required for check "${action.check}"` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["selector"],
+        message: `a selector is required for check "${action.check}"`,
+      });
     }
     if (action.check !== "elementVisible" && action.expected === undefined) {
-      ctx.addIssue({ code: "custom", path: ["expected"], message: `"expected" is required for check "${action.check}"` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["expected"],
+        message: `"expected" is required for check "${action.check}"`,
+      });
     }
   });
 

@@ -2,7 +2,6 @@ import type { ActionStatus, ErrorKind, RecordingInput, RunEventType, RunStatus }
 import { sql } from "drizzle-orm";
 import {
   bigserial,
-
   index,
   integer,
   jsonb,
@@ -183,4 +182,3 @@ export type NewRun = typeof runs.$inferInsert;
 export type RunAction = typeof runActions.$inferSelect;
 export type NewRunAction = typeof runActions.$inferInsert;
 export type RunEvent = typeof runEvents.$inferSelect;
-

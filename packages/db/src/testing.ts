@@ -30,7 +30,9 @@ export function databaseUrl(base: string, name: string): string {
 }
 
 /** Creates an empty database (no migrations). */
-export async function createEmptyTestDatabase(label = "t"): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+export async function createEmptyTestDatabase(
+  label = "t",
+): Promise<{ url: string; name: string; drop(): Promise<void> }> {
   const name = `conveyor_${label}_${randomBytes(5).toString("hex")}`;
   const admin = await createPostgresDb({ url: adminUrl(), maxConnections: 1 });
   await admin.query(`create database "${name}"`);

@@ -1,21 +1,21 @@
 import {
+  dispositionFor,
   type ErrorKind,
   type Logger,
   RunError,
-  dispositionFor,
   recordingSchema,
   runJobPayloadSchema,
 } from "@conveyor/core";
 import {
-  type DbHandle,
-  type RunOutcome,
   claimRun,
+  type DbHandle,
   failUnfinishedRun,
   finishRun,
+  type RunOutcome,
   recordActionResult,
   requeueRun,
 } from "@conveyor/db";
-import { type ArtifactStore, type BrowserPool, type RunResult, executeRecording } from "@conveyor/runner";
+import { type ArtifactStore, type BrowserPool, executeRecording, type RunResult } from "@conveyor/runner";
 import { type Job, UnrecoverableError, WaitingError } from "bullmq";
 
 /** Why a run's AbortSignal fired. */
@@ -63,7 +63,10 @@ export function createRunProcessor(deps: ProcessorDeps) {
     const { db } = deps.db;
     const run = await claimRun(db, projectId, runId, deps.workerName);
     if (!run) {
-      deps.logger.info({ runId, jobId: job.id }, "run no longer needs executing (cancelled, finished or deleted); skipped");
+      deps.logger.info(
+        { runId, jobId: job.id },
+        "run no longer needs executing (cancelled, finished or deleted); skipped",
+      );
       return { runId, status: "skipped" };
     }
     const attempt = run.attempt;
@@ -78,7 +81,10 @@ export function createRunProcessor(deps: ProcessorDeps) {
     const finish = async (outcome: RunOutcome, actionsExecuted: number) => {
       const written = await finishRun(db, projectId, runId, attempt, outcome, deps.workerName);
       if (written) {
-        log.info({ status: outcome.status, actionsExecuted, durationMs: Math.round(outcome.durationMs) }, "run finished");
+        log.info(
+          { status: outcome.status, actionsExecuted, durationMs: Math.round(outcome.durationMs) },
+          "run finished",
+        );
       } else {
         log.warn({ status: outcome.status }, "a newer attempt owns this run; this attempt's result was discarded");
       }
@@ -90,7 +96,10 @@ export function createRunProcessor(deps: ProcessorDeps) {
     try {
       const recording = recordingSchema.safeParse(run.recording);
       if (!recording.success) {
-        throw new RunError("permanent", `stored recording is invalid: ${recording.error.issues[0]?.message ?? "unknown"}`);
+        throw new RunError(
+          "permanent",
+          `stored recording is invalid: ${recording.error.issues[0]?.message ?? "unknown"}`,
+        );
       }
       result = await executeRecording(deps.pool, {
         recording: recording.data,

@@ -1,4 +1,4 @@
-import { type Logger, type RunError, RUNS_QUEUE, runJobPayloadSchema } from "@conveyor/core";
+import { type Logger, RUNS_QUEUE, type RunError, runJobPayloadSchema } from "@conveyor/core";
 import { type DbHandle, failUnfinishedRun } from "@conveyor/db";
 import type { ArtifactStore, BrowserPool } from "@conveyor/runner";
 import { Worker } from "bullmq";
@@ -65,17 +65,23 @@ export class RunWorker {
     this.worker.on("error", (error) => options.logger.error({ err: error }, "queue worker error"));
     this.worker.on("stalled", (jobId) => options.logger.warn({ jobId }, "job stalled (its worker died); requeued"));
     this.worker.on("failed", (job, error) => {
-      // Reached when the queue gives up outside the processor: the stall limit, an invalid payload.
+      // Emitted for every failed attempt, retried or not. Only a job the queue gave up on (stall
+      // limit, retries exhausted outside the processor) leaves a run to close here.
       if (!job) return;
       const parsed = runJobPayloadSchema.safeParse(job.data);
       if (!parsed.success) return;
-      void failUnfinishedRun(
-        options.db.db,
-        parsed.data.projectId,
-        parsed.data.runId,
-        { kind: "transient", message: `the queue gave up on this run: ${error.message}` },
-        options.name,
-      ).catch((err: unknown) => options.logger.error({ err, runId: parsed.data.runId }, "could not mark run errored"));
+      void (async () => {
+        if ((await job.getState()) !== "failed") return;
+        await failUnfinishedRun(
+          options.db.db,
+          parsed.data.projectId,
+          parsed.data.runId,
+          { kind: "transient", message: `the queue gave up on this run: ${error.message}` },
+          options.name,
+        );
+      })().catch((err: unknown) =>
+        options.logger.error({ err, runId: parsed.data.runId }, "could not mark run errored"),
+      );
     });
   }
 
@@ -95,7 +101,10 @@ export class RunWorker {
     const closing = this.worker.close();
     const timer = setTimeout(() => {
       if (this.active.size === 0) return;
-      this.options.logger.warn({ activeRuns: this.active.size, timeoutMs }, "shutdown timeout: handing active runs back");
+      this.options.logger.warn(
+        { activeRuns: this.active.size, timeoutMs },
+        "shutdown timeout: handing active runs back",
+      );
       for (const controller of this.active.values()) controller.abort({ type: "shutdown" } satisfies AbortReason);
     }, timeoutMs);
     try {

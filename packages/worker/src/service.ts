@@ -20,6 +20,7 @@ export async function startWorker(
   const chromium = resolveChromium(env.CHROMIUM_PATH ? { chromiumPath: env.CHROMIUM_PATH } : {});
   deps.logger.info({ chromium: chromium.path, source: chromium.source }, "using Chromium");
   const pool = new BrowserPool({ executablePath: chromium.path, logger: deps.logger });
+  await pool.warm();
   const runWorker = new RunWorker({
     db: deps.db,
     connection: deps.redis,

@@ -1,5 +1,5 @@
 // `pnpm start:api`: the HTTP API as its own process (production: any number of replicas).
-import { ConfigError, ShutdownManager, checkRedisEvictionPolicy, connectRedis, createLogger } from "@conveyor/core";
+import { ConfigError, checkRedisEvictionPolicy, connectRedis, createLogger, ShutdownManager } from "@conveyor/core";
 import { createPostgresDb, migrate } from "@conveyor/db";
 import { parseApiEnv } from "../env.ts";
 import { startApi } from "../server.ts";
@@ -7,7 +7,9 @@ import { startApi } from "../server.ts";
 async function main(): Promise<void> {
   const env = parseApiEnv(process.env);
   if (!env.DATABASE_URL) {
-    throw new ConfigError(["DATABASE_URL: is required when the API runs as its own process (postgres://user:pass@host:5432/db)"]);
+    throw new ConfigError([
+      "DATABASE_URL: is required when the API runs as its own process (postgres://user:pass@host:5432/db)",
+    ]);
   }
   const logger = createLogger({ level: env.LOG_LEVEL, base: { service: "api" } });
   const shutdown = new ShutdownManager(logger);
@@ -28,6 +30,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? error.message : `Conveyor API failed to start: ${(error as Error).message}`);
+  console.error(
+    error instanceof ConfigError ? error.message : `Conveyor API failed to start: ${(error as Error).message}`,
+  );
   process.exit(1);
 });

@@ -43,10 +43,20 @@ export function registerAuth(app: FastifyInstance, deps: { db: DbHandle; adminTo
     const token = bearer(request);
     if (mode === "admin") {
       if (!deps.adminToken) {
-        return sendError(reply, request, "forbidden", "Project creation is disabled: set ADMIN_TOKEN on the API to enable it");
+        return sendError(
+          reply,
+          request,
+          "forbidden",
+          "Project creation is disabled: set ADMIN_TOKEN on the API to enable it",
+        );
       }
       if (!token || !sameSecret(token, deps.adminToken)) {
-        return sendError(reply, request, "unauthorized", "Send the admin token as 'Authorization: Bearer <ADMIN_TOKEN>'");
+        return sendError(
+          reply,
+          request,
+          "unauthorized",
+          "Send the admin token as 'Authorization: Bearer <ADMIN_TOKEN>'",
+        );
       }
       return;
     }

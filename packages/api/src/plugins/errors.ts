@@ -1,4 +1,4 @@
-import { ApiError, type ApiErrorCode, API_ERROR_STATUS } from "@conveyor/core";
+import { API_ERROR_STATUS, ApiError, type ApiErrorCode } from "@conveyor/core";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
 /**

@@ -1,6 +1,6 @@
 import type { DbHandle } from "@conveyor/db";
-import type { ArtifactStore } from "@conveyor/runner/artifacts";
 import { getRun } from "@conveyor/db";
+import type { ArtifactStore } from "@conveyor/runner/artifacts";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -9,22 +9,24 @@ import { isWellFormed, notFound } from "./common.ts";
 export const artifactParams = z.object({ id: z.string().min(1).max(64), "*": z.string().min(1).max(512) });
 
 export function registerGetArtifact(app: FastifyInstance, deps: { db: DbHandle; artifacts: ArtifactStore }): void {
-  app.withTypeProvider<ZodTypeProvider>().get(
-    "/api/runs/:id/artifacts/*",
-    { schema: { summary: "A file a run produced (screenshot, …)", tags: ["runs"], params: artifactParams } },
-    async (request, reply) => {
-      const { id } = request.params;
-      const path = request.params["*"];
-      const run = isWellFormed("run", id) ? await getRun(deps.db.db, request.projectId, id) : null;
-      if (!run) throw notFound("run", id);
-      let artifact: Awaited<ReturnType<ArtifactStore["get"]>> = null;
-      try {
-        artifact = await deps.artifacts.get(`${id}/${path}`);
-      } catch {
-        artifact = null; // an invalid key (e.g. "..") is simply not an artifact of this run
-      }
-      if (!artifact) throw notFound("run", `${id} artifact ${path}`);
-      return reply.type(artifact.contentType).header("cache-control", "private, max-age=3600").send(artifact.body);
-    },
-  );
+  app
+    .withTypeProvider<ZodTypeProvider>()
+    .get(
+      "/api/runs/:id/artifacts/*",
+      { schema: { summary: "A file a run produced (screenshot, …)", tags: ["runs"], params: artifactParams } },
+      async (request, reply) => {
+        const { id } = request.params;
+        const path = request.params["*"];
+        const run = isWellFormed("run", id) ? await getRun(deps.db.db, request.projectId, id) : null;
+        if (!run) throw notFound("run", id);
+        let artifact: Awaited<ReturnType<ArtifactStore["get"]>> = null;
+        try {
+          artifact = await deps.artifacts.get(`${id}/${path}`);
+        } catch {
+          artifact = null; // an invalid key (e.g. "..") is simply not an artifact of this run
+        }
+        if (!artifact) throw notFound("run", `${id} artifact ${path}`);
+        return reply.type(artifact.contentType).header("cache-control", "private, max-age=3600").send(artifact.body);
+      },
+    );
 }

@@ -12,9 +12,10 @@ export const paginationQuery = {
 export function parseCursor(cursor: string | undefined) {
   if (cursor === undefined) return undefined;
   const decoded = decodeCursor(cursor);
-  if (!decoded) throw new ApiError("validation_failed", "querystring.cursor: is not a cursor returned by this API", {
-    fields: [{ field: "querystring.cursor", message: "is not a cursor returned by this API" }],
-  });
+  if (!decoded)
+    throw new ApiError("validation_failed", "querystring.cursor: is not a cursor returned by this API", {
+      fields: [{ field: "querystring.cursor", message: "is not a cursor returned by this API" }],
+    });
   return decoded;
 }
 

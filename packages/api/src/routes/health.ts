@@ -10,7 +10,10 @@ export interface HealthDeps {
   isShuttingDown: () => boolean;
 }
 
-async function check(probe: () => Promise<unknown>, timeoutMs = 2000): Promise<{ status: "up" | "down"; latencyMs: number; error?: string }> {
+async function check(
+  probe: () => Promise<unknown>,
+  timeoutMs = 2000,
+): Promise<{ status: "up" | "down"; latencyMs: number; error?: string }> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {

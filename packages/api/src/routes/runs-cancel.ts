@@ -25,7 +25,10 @@ export function registerCancelRun(app: FastifyInstance, deps: { db: DbHandle; qu
         // Postgres is the truth: even if the job stays in Redis (a worker grabbed it this very
         // moment), the worker's claim needs `queued` and will skip it.
         await deps.queue.withdraw(id).catch((error: unknown) => {
-          request.log.warn({ err: error, runId: id }, "could not remove the cancelled run's job; the worker will skip it");
+          request.log.warn(
+            { err: error, runId: id },
+            "could not remove the cancelled run's job; the worker will skip it",
+          );
         });
         return runView(run);
       }

@@ -1,5 +1,12 @@
 import { createHash } from "node:crypto";
-import { ApiError, PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN, type Recording, recordingSchema } from "@conveyor/core";
+import {
+  ApiError,
+  PRIORITY_DEFAULT,
+  PRIORITY_MAX,
+  PRIORITY_MIN,
+  type Recording,
+  recordingSchema,
+} from "@conveyor/core";
 import { createRun, type DbHandle, deleteUnstartedRun, getRecording } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
@@ -20,7 +27,10 @@ export const createRunBody = z
     timeoutMs: z.number().int().min(1000).max(3_600_000).optional(),
     /** Values for `${NAME}` placeholders in the recording. Stored, used by the worker, never returned. */
     variables: z
-      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "variable names are letters, digits and _"), z.string().max(65_536))
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "variable names are letters, digits and _"),
+        z.string().max(65_536),
+      )
       .default({}),
   })
   .superRefine((body, ctx) => {
@@ -96,7 +106,11 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
         // The original request may have died between its commit and its enqueue; adding again is
         // a no-op when the job exists (its id is the run id).
         if (run.status === "queued") await deps.queue.enqueue(run);
-        return reply.code(202).header("location", `/api/runs/${run.id}`).header("idempotent-replayed", "true").send(runView(run));
+        return reply
+          .code(202)
+          .header("location", `/api/runs/${run.id}`)
+          .header("idempotent-replayed", "true")
+          .send(runView(run));
       }
 
       try {
@@ -104,7 +118,10 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
       } catch (error) {
         request.log.error({ err: error, runId: run.id }, "enqueue failed; run withdrawn");
         await deleteUnstartedRun(deps.db.db, projectId, run.id);
-        throw new ApiError("service_unavailable", "The run queue (Redis) is unavailable; the run was not accepted, retry later");
+        throw new ApiError(
+          "service_unavailable",
+          "The run queue (Redis) is unavailable; the run was not accepted, retry later",
+        );
       }
       return reply.code(202).header("location", `/api/runs/${run.id}`).send(runView(run));
     },

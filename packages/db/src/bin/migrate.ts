@@ -5,7 +5,12 @@ import { createPostgresDb } from "../client.ts";
 import { migrate } from "../migrate.ts";
 
 const envSchema = z.object({ DATABASE_URL: envOptionalUrl(["postgres:", "postgresql:"]) }).superRefine((env, ctx) => {
-  if (!env.DATABASE_URL) ctx.addIssue({ code: "custom", path: ["DATABASE_URL"], message: "is required (postgres://user:pass@host:5432/db)" });
+  if (!env.DATABASE_URL)
+    ctx.addIssue({
+      code: "custom",
+      path: ["DATABASE_URL"],
+      message: "is required (postgres://user:pass@host:5432/db)",
+    });
 });
 
 try {
@@ -14,7 +19,9 @@ try {
   const handle = await createPostgresDb({ url, maxConnections: 1, applicationName: "conveyor-migrate" });
   try {
     const applied = await migrate(handle.db);
-    console.log(applied.length ? `Applied ${applied.join(", ")} to ${redactUrl(url)}` : `${redactUrl(url)} is up to date`);
+    console.log(
+      applied.length ? `Applied ${applied.join(", ")} to ${redactUrl(url)}` : `${redactUrl(url)} is up to date`,
+    );
   } finally {
     await handle.close();
   }

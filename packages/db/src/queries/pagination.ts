@@ -1,4 +1,4 @@
-import { sql, type SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
 
 /**
@@ -31,7 +31,11 @@ export function decodeCursor(cursor: string): { createdAt: Date; id: string } | 
   }
 }
 
-export function beforeCursor(createdAtColumn: AnyPgColumn, idColumn: AnyPgColumn, cursor: { createdAt: Date; id: string }): SQL {
+export function beforeCursor(
+  createdAtColumn: AnyPgColumn,
+  idColumn: AnyPgColumn,
+  cursor: { createdAt: Date; id: string },
+): SQL {
   return sql`(${createdAtColumn}, ${idColumn}) < (${cursor.createdAt.toISOString()}::timestamptz, ${cursor.id})`;
 }
 

@@ -18,7 +18,10 @@ export function hashApiKey(key: string): string {
 export async function createProject(db: Db, input: { name: string }): Promise<{ project: Project; apiKey: string }> {
   const apiKey = `${API_KEY_PREFIX}${randomBytes(32).toString("base64url")}`;
   return db.transaction(async (tx) => {
-    const [project] = await tx.insert(projects).values({ id: newId("project"), name: input.name }).returning();
+    const [project] = await tx
+      .insert(projects)
+      .values({ id: newId("project"), name: input.name })
+      .returning();
     if (!project) throw new Error("insert into projects returned no row");
     await tx.insert(apiKeys).values({
       id: newId("apiKey"),

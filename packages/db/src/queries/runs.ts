@@ -156,7 +156,12 @@ export async function cancelQueuedRun(db: Db, projectId: string, runId: string):
   return db.transaction(async (tx) => {
     const [updated] = await tx
       .update(runs)
-      .set({ status: "cancelled", finishedAt: new Date(), errorKind: "cancelled", errorMessage: "Cancelled before it started" })
+      .set({
+        status: "cancelled",
+        finishedAt: new Date(),
+        errorKind: "cancelled",
+        errorMessage: "Cancelled before it started",
+      })
       .where(and(eq(runs.projectId, projectId), eq(runs.id, runId), eq(runs.status, "queued")))
       .returning();
     if (updated) {
@@ -277,13 +282,19 @@ export async function finishRun(
         errorMessage: outcome.error?.message ?? null,
         failedActionIndex: outcome.error?.actionIndex ?? null,
       })
-      .where(and(eq(runs.projectId, projectId), eq(runs.id, runId), eq(runs.attempt, attempt), eq(runs.status, "running")))
+      .where(
+        and(eq(runs.projectId, projectId), eq(runs.id, runId), eq(runs.attempt, attempt), eq(runs.status, "running")),
+      )
       .returning({ id: runs.id });
     if (!updated) return false;
     await appendRunEvent(tx, projectId, runId, "finished", {
       attempt,
       worker,
-      data: { status: outcome.status, durationMs: Math.round(outcome.durationMs), ...(outcome.error ? { error: outcome.error } : {}) },
+      data: {
+        status: outcome.status,
+        durationMs: Math.round(outcome.durationMs),
+        ...(outcome.error ? { error: outcome.error } : {}),
+      },
     });
     return true;
   });
@@ -304,7 +315,9 @@ export async function requeueRun(
     const [updated] = await tx
       .update(runs)
       .set({ status: "queued" })
-      .where(and(eq(runs.projectId, projectId), eq(runs.id, runId), eq(runs.attempt, attempt), eq(runs.status, "running")))
+      .where(
+        and(eq(runs.projectId, projectId), eq(runs.id, runId), eq(runs.attempt, attempt), eq(runs.status, "running")),
+      )
       .returning({ id: runs.id });
     if (!updated) return false;
     await appendRunEvent(tx, projectId, runId, event.type, { attempt, worker: event.worker, data: event.data });

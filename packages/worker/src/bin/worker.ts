@@ -1,5 +1,5 @@
 // `pnpm start:worker`: one run worker process (production: any number of replicas).
-import { ConfigError, ShutdownManager, checkRedisEvictionPolicy, connectRedis, createLogger } from "@conveyor/core";
+import { ConfigError, checkRedisEvictionPolicy, connectRedis, createLogger, ShutdownManager } from "@conveyor/core";
 import { createPostgresDb, migrate } from "@conveyor/db";
 import { defaultWorkerName, parseWorkerEnv } from "../env.ts";
 import { startWorker } from "../service.ts";
@@ -7,14 +7,20 @@ import { startWorker } from "../service.ts";
 async function main(): Promise<void> {
   const env = parseWorkerEnv(process.env);
   if (!env.DATABASE_URL) {
-    throw new ConfigError(["DATABASE_URL: is required when the worker runs as its own process (postgres://user:pass@host:5432/db)"]);
+    throw new ConfigError([
+      "DATABASE_URL: is required when the worker runs as its own process (postgres://user:pass@host:5432/db)",
+    ]);
   }
   const name = env.WORKER_NAME ?? defaultWorkerName();
   const logger = createLogger({ level: env.LOG_LEVEL, base: { service: "worker", worker: name } });
   const shutdown = new ShutdownManager(logger);
   shutdown.listen();
 
-  const db = await createPostgresDb({ url: env.DATABASE_URL, maxConnections: env.DB_POOL_SIZE, applicationName: `conveyor-worker ${name}` });
+  const db = await createPostgresDb({
+    url: env.DATABASE_URL,
+    maxConnections: env.DB_POOL_SIZE,
+    applicationName: `conveyor-worker ${name}`,
+  });
   await migrate(db.db);
   const redis = await connectRedis({ url: env.REDIS_URL });
   await checkRedisEvictionPolicy(redis, logger);
@@ -28,6 +34,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? error.message : `Conveyor worker failed to start: ${(error as Error).message}`);
+  console.error(
+    error instanceof ConfigError ? error.message : `Conveyor worker failed to start: ${(error as Error).message}`,
+  );
   process.exit(1);
 });

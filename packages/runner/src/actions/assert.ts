@@ -1,0 +1,168 @@
+import { type ActionOf, RunError, type Selector } from "@conveyor/core";
+import type { Locator } from "playwright-core";
+import { isBrowserGoneError } from "../classify.ts";
+import { sleep } from "../sleep.ts";
+import type { ActionContext, ActionExecutor } from "./types.ts";
+
+/** Longest actual value quoted in a failure message, in characters. */
+const MAX_QUOTED_LENGTH = 300;
+const POLL_INTERVALS_MS = [0, 50, 100, 250, 500];
+
+/**
+ * Checks are polled until they hold or the action's budget runs out, so a page that gets there a
+ * little late still passes. A failure says what was expected and what was there instead.
+ */
+export const assert: ActionExecutor<"assert"> = async (ctx) => {
+  const { action, page } = ctx;
+  switch (action.check) {
+    case "urlMatch": {
+      const expected = requireExpected(action);
+      const result = await poll(
+        ctx,
+        async () => page.url(),
+        (url) => url === expected,
+      );
+      if (!result.passed) fail(`Expected URL to be ${quote(expected)} but was ${quote(result.last ?? page.url())}`);
+      return;
+    }
+    case "urlContains": {
+      const expected = requireExpected(action);
+      const result = await poll(
+        ctx,
+        async () => page.url(),
+        (url) => url.includes(expected),
+      );
+      if (!result.passed)
+        fail(`Expected URL to contain ${quote(expected)} but was ${quote(result.last ?? page.url())}`);
+      return;
+    }
+    case "elementVisible": {
+      const selector = requireSelector(action);
+      const { locator, selectorUsed } = await ctx.resolve(selector);
+      const result = await poll(
+        ctx,
+        () => locator.isVisible(),
+        (visible) => visible,
+      );
+      if (!result.passed) fail(`Expected ${label(selector, selectorUsed)} to be visible but it was hidden`);
+      return;
+    }
+    case "elementText": {
+      const selector = requireSelector(action);
+      const expected = requireExpected(action);
+      const { locator, selectorUsed } = await ctx.resolve(selector);
+      const result = await poll(
+        ctx,
+        () => textOf(locator, ctx),
+        (text) => normalize(text) === normalize(expected),
+      );
+      if (!result.passed) {
+        fail(`Expected text of ${label(selector, selectorUsed)} to be ${quote(expected)} but was ${actual(result)}`);
+      }
+      return;
+    }
+    case "containsText": {
+      const expected = requireExpected(action);
+      if (action.selector === undefined) {
+        const result = await poll(
+          ctx,
+          // biome-ignore lint/performance/useDomNodeTextContent: rendered text is what a user sees (no script or style contents)
+          () => page.locator("body").innerText({ timeout: ctx.remainingMs() }),
+          (text) => normalize(text).includes(normalize(expected)),
+        );
+        if (!result.passed) fail(`Expected the page to contain ${quote(expected)} but its text was ${actual(result)}`);
+        return;
+      }
+      const { locator, selectorUsed } = await ctx.resolve(action.selector);
+      const result = await poll(
+        ctx,
+        () => textOf(locator, ctx),
+        (text) => normalize(text).includes(normalize(expected)),
+      );
+      if (!result.passed) {
+        fail(
+          `Expected text of ${label(action.selector, selectorUsed)} to contain ${quote(expected)} but was ${actual(result)}`,
+        );
+      }
+      return;
+    }
+    default: {
+      const unreachable: never = action.check;
+      throw new RunError("permanent", `Unknown assert check ${String(unreachable)}`);
+    }
+  }
+};
+
+interface PollResult<T> {
+  passed: boolean;
+  /** The last value read, if any read succeeded. */
+  last: T | undefined;
+  /** Why the last read failed, if it did. */
+  error: unknown;
+}
+
+/** Reads until `holds` or the deadline; a failed read (page mid-navigation) just means "not yet". */
+async function poll<T>(
+  ctx: ActionContext<"assert">,
+  read: () => Promise<T>,
+  holds: (value: T) => boolean,
+): Promise<PollResult<T>> {
+  let last: T | undefined;
+  let error: unknown;
+  for (let round = 0; ; round++) {
+    try {
+      last = await read();
+      error = undefined;
+      if (holds(last)) return { passed: true, last, error };
+    } catch (readError) {
+      if (isBrowserGoneError(readError) || ctx.signal.aborted) throw readError;
+      error = readError;
+    }
+    const remaining = ctx.deadline - Date.now();
+    if (remaining <= 0 || ctx.signal.aborted) return { passed: false, last, error };
+    const interval = POLL_INTERVALS_MS[Math.min(round + 1, POLL_INTERVALS_MS.length - 1)] ?? 500;
+    await sleep(Math.min(interval, remaining), ctx.signal);
+  }
+}
+
+async function textOf(locator: Locator, ctx: ActionContext<"assert">): Promise<string> {
+  return (await locator.textContent({ timeout: ctx.remainingMs() })) ?? "";
+}
+
+/** Text is compared trimmed, with runs of whitespace as one space (markup indentation is noise). */
+function normalize(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}
+
+function label(selector: Selector, selectorUsed: string): string {
+  return quote(typeof selector === "string" ? selector : selectorUsed);
+}
+
+function quote(value: string): string {
+  const shown = value.length > MAX_QUOTED_LENGTH ? `${value.slice(0, MAX_QUOTED_LENGTH)}…` : value;
+  return JSON.stringify(shown);
+}
+
+function actual(result: PollResult<string>): string {
+  if (result.last !== undefined) return quote(normalize(result.last));
+  const reason = result.error instanceof Error ? result.error.message.split("\n", 1)[0] : String(result.error);
+  return `unreadable (${reason})`;
+}
+
+function fail(message: string): never {
+  throw new RunError("test_failure", message);
+}
+
+function requireExpected(action: ActionOf<"assert">): string {
+  if (action.expected === undefined) {
+    throw new RunError("permanent", `Assert check "${action.check}" needs an "expected" value`);
+  }
+  return action.expected;
+}
+
+function requireSelector(action: ActionOf<"assert">): Selector {
+  if (action.selector === undefined) {
+    throw new RunError("permanent", `Assert check "${action.check}" needs a selector`);
+  }
+  return action.selector;
+}

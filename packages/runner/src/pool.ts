@@ -1,0 +1,128 @@
+import { type Browser, type BrowserContext, chromium } from "playwright-core";
+
+/** Flags that keep headless Chromium quiet and container-friendly. */
+export const DEFAULT_CHROMIUM_ARGS: readonly string[] = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-quic",
+  "--no-first-run",
+];
+
+/** The subset of a pino-style logger the runner uses. */
+export interface RunnerLogger {
+  warn(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface BrowserPoolOptions {
+  /** The Chromium executable, usually from `resolveChromium()`. Required. */
+  executablePath: string;
+  /** Command-line flags for Chromium. Replaces the defaults. Default: DEFAULT_CHROMIUM_ARGS. */
+  launchArgs?: readonly string[];
+  /** Run without a window. Default: true. */
+  headless?: boolean;
+  /** How long a launch may take before it fails, in milliseconds. Default: 30000. */
+  launchTimeoutMs?: number;
+  /** Told when the browser disconnects unexpectedly. Default: silent. */
+  logger?: RunnerLogger;
+}
+
+export interface NewContextOptions {
+  /** Page size in CSS pixels. Default: Playwright's 1280×720. */
+  viewport?: { width: number; height: number };
+}
+
+/**
+ * One Chromium per process, shared by every run; each run gets its own BrowserContext (cookies,
+ * storage and cache are never shared). The browser is launched on first use, and replaced on the
+ * next `newContext()` when it has crashed or disconnected.
+ */
+export class BrowserPool {
+  readonly #options: BrowserPoolOptions;
+  #browser: Browser | null = null;
+  #launching: Promise<Browser> | null = null;
+  #closed = false;
+  #launches = 0;
+
+  constructor(options: BrowserPoolOptions) {
+    this.#options = options;
+  }
+
+  /** How many browsers this pool has launched (more than one means one was replaced). */
+  get launches(): number {
+    return this.#launches;
+  }
+
+  /** A fresh, isolated context. Close it when the run ends. */
+  async newContext(opts: NewContextOptions = {}): Promise<BrowserContext> {
+    const browser = await this.#connectedBrowser();
+    try {
+      return await browser.newContext(contextOptions(opts));
+    } catch (error) {
+      // It may have died between the check and the call: one fresh browser, one more try.
+      if (browser.isConnected() || this.#closed) throw error;
+      const replacement = await this.#connectedBrowser();
+      return await replacement.newContext(contextOptions(opts));
+    }
+  }
+
+  /** Launches the browser now rather than on the first run, so the first run doesn't pay for it. */
+  async warm(): Promise<void> {
+    await this.#connectedBrowser();
+  }
+
+  /** Closes the browser. The pool cannot be used afterwards. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const launching = this.#launching;
+    if (launching !== null) await launching.catch(() => undefined);
+    const browser = this.#browser;
+    this.#browser = null;
+    if (browser !== null) await browser.close().catch(() => undefined);
+  }
+
+  async #connectedBrowser(): Promise<Browser> {
+    if (this.#closed) throw new Error("BrowserPool is closed");
+    if (this.#browser?.isConnected()) return this.#browser;
+    this.#launching ??= this.#launch().finally(() => {
+      this.#launching = null;
+    });
+    return await this.#launching;
+  }
+
+  async #launch(): Promise<Browser> {
+    const browser = await chromium.launch({
+      executablePath: this.#options.executablePath,
+      args: [...(this.#options.launchArgs ?? DEFAULT_CHROMIUM_ARGS)],
+      headless: this.#options.headless ?? true,
+      timeout: this.#options.launchTimeoutMs ?? 30_000,
+      // The worker owns signal handling: its drain needs the browser alive after SIGTERM.
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
+    });
+    this.#launches += 1;
+    if (this.#closed) {
+      // close() ran while we were launching: don't leave a browser behind.
+      await browser.close().catch(() => undefined);
+      throw new Error("BrowserPool is closed");
+    }
+    browser.on("disconnected", () => {
+      if (this.#browser === browser) this.#browser = null;
+      if (!this.#closed) {
+        this.#options.logger?.warn(
+          { executablePath: this.#options.executablePath },
+          "browser disconnected; a new one will be launched on next use",
+        );
+      }
+    });
+    this.#browser = browser;
+    return browser;
+  }
+}
+
+function contextOptions(opts: NewContextOptions): { viewport?: { width: number; height: number } } {
+  return opts.viewport === undefined ? {} : { viewport: opts.viewport };
+}

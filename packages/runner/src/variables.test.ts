@@ -1,0 +1,49 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: recordings spell variables as ${NAME}
+import { RunError, recordingSchema } from "@conveyor/core";
+import { describe, expect, it } from "vitest";
+import { applyVariables } from "./variables.ts";
+
+const recording = recordingSchema.parse({
+  name: "vars",
+  startUrl: "${BASE}/login",
+  actions: [
+    { type: "navigate", url: "${BASE}/x?q=${Q}" },
+    { type: "input", selector: [{ strategy: "testid", value: "${FIELD}" }], value: "$${NOT_A_VAR" },
+    { type: "keypress", key: "${KEY}" },
+    { type: "assert", check: "elementText", selector: "#${FIELD}", expected: "Hi ${NAME}" },
+  ],
+});
+
+describe("applyVariables", () => {
+  it("substitutes every string field and leaves the original alone", () => {
+    const applied = applyVariables(recording, {
+      BASE: "http://h",
+      Q: "1",
+      FIELD: "user",
+      KEY: "Enter",
+      NAME: "Al",
+    });
+    expect(applied.startUrl).toBe("http://h/login");
+    expect(applied.actions).toEqual([
+      { type: "navigate", url: "http://h/x?q=1" },
+      { type: "input", selector: [{ strategy: "testid", value: "user" }], value: "$${NOT_A_VAR" },
+      { type: "keypress", key: "Enter" },
+      { type: "assert", check: "elementText", selector: "#user", expected: "Hi Al" },
+    ]);
+    expect(recording.startUrl).toBe("${BASE}/login");
+  });
+
+  it("names every missing variable and where it is used, as a permanent error", () => {
+    let caught: unknown;
+    try {
+      applyVariables(recording, { BASE: "http://h", toString: "x" });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(RunError);
+    expect(caught).toMatchObject({ kind: "permanent" });
+    expect((caught as Error).message).toBe(
+      "Missing variable(s): Q (used by action 1), FIELD (used by action 2, action 4), KEY (used by action 3), NAME (used by action 4). Pass a value for each in the run's variables.",
+    );
+  });
+});

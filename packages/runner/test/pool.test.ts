@@ -1,0 +1,81 @@
+import { RunError } from "@conveyor/core";
+import type { BrowserContext } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MemoryArtifactStore } from "../src/artifacts.ts";
+import { executeRecording } from "../src/execute.ts";
+import { BrowserPool } from "../src/pool.ts";
+import { type FixtureSite, startFixtureSite } from "./fixture-site.ts";
+import { recording, testChromiumPath } from "./helpers.ts";
+
+let site: FixtureSite;
+let pool: BrowserPool;
+const warnings: string[] = [];
+
+beforeAll(async () => {
+  site = await startFixtureSite();
+  pool = new BrowserPool({ executablePath: testChromiumPath(), logger: { warn: (_obj, msg) => warnings.push(msg) } });
+});
+
+afterAll(async () => {
+  await pool?.close();
+  await site?.close();
+});
+
+async function crashBrowser(context: BrowserContext): Promise<void> {
+  const browser = context.browser();
+  if (browser === null) throw new Error("context has no browser");
+  const session = await browser.newBrowserCDPSession();
+  // The browser dies before it can answer.
+  await session.send("Browser.crash").catch(() => undefined);
+}
+
+describe("BrowserPool", () => {
+  it("launches one browser for concurrent first calls and isolates contexts", { timeout: 20_000 }, async () => {
+    const [first, second] = await Promise.all([
+      pool.newContext(),
+      pool.newContext({ viewport: { width: 800, height: 600 } }),
+    ]);
+    expect(pool.launches).toBe(1);
+    expect(first.browser()).toBe(second.browser());
+    expect(first).not.toBe(second);
+    const page = await second.newPage();
+    expect(page.viewportSize()).toEqual({ width: 800, height: 600 });
+    await Promise.all([first.close(), second.close()]);
+  });
+
+  it("turns a browser crash mid-run into a transient error and relaunches on next use", {
+    timeout: 20_000,
+  }, async () => {
+    const probe = await pool.newContext();
+    const run = executeRecording(pool, {
+      recording: recording({
+        name: "crash",
+        startUrl: `${site.url}/slow?ms=30000`,
+        actions: [{ type: "assert", check: "elementVisible", selector: "#done", timeoutMs: 60_000 }],
+      }),
+      actionTimeoutMs: 5_000,
+      artifacts: new MemoryArtifactStore(),
+      artifactPrefix: "run_crash/1",
+    });
+    setTimeout(() => void crashBrowser(probe), 500);
+    const error: unknown = await run.catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(RunError);
+    expect(error).toMatchObject({ kind: "transient", retryable: true });
+
+    const replacement = await pool.newContext();
+    expect(replacement.browser()?.isConnected()).toBe(true);
+    expect(replacement.browser()).not.toBe(probe.browser());
+    expect(pool.launches).toBe(2);
+    expect(warnings).toContain("browser disconnected; a new one will be launched on next use");
+    await replacement.close();
+  });
+
+  it("refuses new contexts once closed", { timeout: 20_000 }, async () => {
+    const local = new BrowserPool({ executablePath: testChromiumPath() });
+    const context = await local.newContext();
+    const browser = context.browser();
+    await local.close();
+    expect(browser?.isConnected()).toBe(false);
+    await expect(local.newContext()).rejects.toThrow("BrowserPool is closed");
+  });
+});

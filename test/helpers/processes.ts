@@ -1,0 +1,130 @@
+/**
+ * Real processes for end-to-end and lifecycle tests: the API and workers are started exactly as
+ * in production (`node --import tsx <bin>`), with their own environment, and killed in afterEach.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+export const BINS = {
+  api: "packages/api/src/bin/server.ts",
+  worker: "packages/worker/src/bin/worker.ts",
+  quickStart: "packages/cli/src/bin/conveyor.ts",
+  migrate: "packages/db/src/bin/migrate.ts",
+} as const;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+export function uniquePrefix(label: string): string {
+  return `cvt-${label}-${randomBytes(4).toString("hex")}`;
+}
+
+export interface Proc {
+  child: ChildProcess;
+  name: string;
+  /** Everything the process printed so far (stdout + stderr). */
+  output(): string;
+  /** Resolves with the exit code (or signal) once it exits. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Waits until a line matching `pattern` was printed. */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+const running = new Set<Proc>();
+
+export function startProcess(name: string, bin: string, env: Record<string, string>, args: string[] = []): Proc {
+  const child = spawn(process.execPath, ["--import", "tsx", bin, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let buffer = "";
+  const listeners = new Set<() => void>();
+  const onData = (chunk: Buffer) => {
+    buffer += chunk.toString();
+    for (const listener of listeners) listener();
+  };
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once("exit", (code, signal) => {
+      running.delete(proc);
+      for (const listener of listeners) listener();
+      resolve({ code, signal });
+    });
+  });
+  const proc: Proc = {
+    child,
+    name,
+    output: () => buffer,
+    exited,
+    waitForOutput: (pattern, timeoutMs = 30_000) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (pattern.test(buffer)) {
+            cleanup();
+            resolve();
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            cleanup();
+            reject(new Error(`${name} exited before printing ${pattern}:\n${buffer.slice(-3000)}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`${name} did not print ${pattern} within ${timeoutMs} ms:\n${buffer.slice(-3000)}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          listeners.delete(check);
+        };
+        listeners.add(check);
+        check();
+      }),
+    kill: (signal = "SIGTERM") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+  running.add(proc);
+  return proc;
+}
+
+/** Kills every process a test started and waits for them: nothing is left running. */
+export async function stopAllProcesses(): Promise<void> {
+  const procs = [...running];
+  for (const proc of procs) proc.kill("SIGKILL");
+  await Promise.all(procs.map((p) => p.exited));
+}
+
+/** Polls `fn` until it returns a value that is not undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined>,
+  { timeoutMs = 30_000, intervalMs = 100, what = "condition" } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await fn();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await sleep(intervalMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
