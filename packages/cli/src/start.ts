@@ -1,4 +1,6 @@
-import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { startApi } from "@conveyor/api";
 import {
   ConfigError,
@@ -20,7 +22,9 @@ import { hasRedisServer, startPrivateRedis } from "./private-redis.ts";
  * REDIS_URL unset) it starts a private redis-server from PATH.
  */
 export async function runQuickStart(environment: Record<string, string | undefined>): Promise<void> {
-  const env = parseStartEnv(environment);
+  const parsed = parseStartEnv(environment);
+  const adminToken = parsed.ADMIN_TOKEN ? { token: parsed.ADMIN_TOKEN } : quickStartAdminToken(parsed.DATA_DIR);
+  const env = { ...parsed, ADMIN_TOKEN: adminToken.token };
   const pretty = process.stdout.isTTY === true;
   const name = env.WORKER_NAME ?? defaultWorkerName();
   const apiLogger = createLogger({
@@ -35,6 +39,9 @@ export async function runQuickStart(environment: Record<string, string | undefin
   });
   const shutdown = new ShutdownManager(apiLogger);
   shutdown.listen();
+  if (adminToken.file) {
+    apiLogger.info({ file: adminToken.file }, "ADMIN_TOKEN is not set: using the quick start's own token, stored in this file");
+  }
 
   let db: DbHandle;
   if (env.DATABASE_URL) {
@@ -71,6 +78,19 @@ export async function runQuickStart(environment: Record<string, string | undefin
   });
   shutdown.register("database", () => db.close());
   apiLogger.info(`Conveyor is up: ${api.url} (API docs: ${api.url}/docs)`);
+}
+
+/**
+ * The quick start's admin token when ADMIN_TOKEN is unset: generated once, kept in
+ * DATA_DIR/admin-token (owner-only), never printed.
+ */
+function quickStartAdminToken(dataDir: string): { token: string; file?: string } {
+  const file = resolve(dataDir, "admin-token");
+  if (existsSync(file)) return { token: readFileSync(file, "utf8").trim(), file };
+  mkdirSync(dataDir, { recursive: true });
+  const token = randomBytes(24).toString("base64url");
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return { token, file };
 }
 
 export function reportStartupError(error: unknown): never {
