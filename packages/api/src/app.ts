@@ -66,11 +66,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" } });
-  // The UI's own routes are public.
+  // The UI's own routes are public. The hook must exist before the UI registers its routes:
+  // `await app.register` adds them at once, and onRoute only sees routes added after it.
   app.addHook("onRoute", (route) => {
     if (route.url.startsWith("/docs")) route.config = { ...(route.config ?? {}), auth: "public" };
   });
+  await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" } });
 
   registerAuth(app, { db: options.db, adminToken: options.adminToken });
 

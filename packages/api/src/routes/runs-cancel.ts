@@ -19,9 +19,10 @@ export function registerCancelRun(app: FastifyInstance, deps: { db: DbHandle; qu
     },
     async (request) => {
       const { id } = request.params;
-      const run = isWellFormed("run", id) ? await cancelQueuedRun(deps.db.db, request.projectId, id) : null;
-      if (!run) throw notFound("run", id);
-      if (run.status === "cancelled") {
+      const result = isWellFormed("run", id) ? await cancelQueuedRun(deps.db.db, request.projectId, id) : null;
+      if (!result) throw notFound("run", id);
+      const { run, cancelled } = result;
+      if (cancelled) {
         // Postgres is the truth: even if the job stays in Redis (a worker grabbed it this very
         // moment), the worker's claim needs `queued` and will skip it.
         await deps.queue.withdraw(id).catch((error: unknown) => {

@@ -149,10 +149,15 @@ export async function getRunEvents(db: Db, projectId: string, runId: string): Pr
 }
 
 /**
- * Cancels a run that has not started. Returns the run after the attempt; its status tells whether
- * the cancel took (`cancelled`) or came too late (anything else). Null when it does not exist.
+ * Cancels a run that has not started. Returns the run after the attempt and whether this call
+ * cancelled it (false when it came too late: running, finished, or already cancelled). Null when
+ * it does not exist.
  */
-export async function cancelQueuedRun(db: Db, projectId: string, runId: string): Promise<Run | null> {
+export async function cancelQueuedRun(
+  db: Db,
+  projectId: string,
+  runId: string,
+): Promise<{ run: Run; cancelled: boolean } | null> {
   return db.transaction(async (tx) => {
     const [updated] = await tx
       .update(runs)
@@ -166,14 +171,14 @@ export async function cancelQueuedRun(db: Db, projectId: string, runId: string):
       .returning();
     if (updated) {
       await appendRunEvent(tx, projectId, runId, "cancelled", { attempt: updated.attempt, data: { while: "queued" } });
-      return updated;
+      return { run: updated, cancelled: true };
     }
     const [current] = await tx
       .select()
       .from(runs)
       .where(and(eq(runs.projectId, projectId), eq(runs.id, runId)))
       .limit(1);
-    return current ?? null;
+    return current ? { run: current, cancelled: false } : null;
   });
 }
 
