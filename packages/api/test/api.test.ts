@@ -325,6 +325,17 @@ describe("POST /api/runs", () => {
       });
     });
 
+    it("treats the same body with its keys in another order as the same request", async () => {
+      const headers = { "idempotency-key": "idem-key-order" };
+      const first = await postRun(projectA.apiKey, { priority: 3, recording: sampleRecording("order") }, headers);
+      const reordered = JSON.parse(JSON.stringify({ recording: sampleRecording("order"), priority: 3 }));
+      reordered.recording = Object.fromEntries(Object.entries(reordered.recording).reverse());
+      const second = await postRun(projectA.apiKey, reordered, headers);
+      expect(first.statusCode, first.body).toBe(202);
+      expect(second.statusCode, second.body).toBe(202);
+      expect((second.json() as { id: string }).id).toBe((first.json() as { id: string }).id);
+    });
+
     it("refuses the same key with another body (422) and writes nothing", async () => {
       const headers = { "idempotency-key": "idem-key-2" };
       const first = await postRun(projectA.apiKey, { recording: sampleRecording("first") }, headers);

@@ -1,3 +1,4 @@
+export * from "./canonical-json.ts";
 export * from "./config.ts";
 export * from "./env.ts";
 export * from "./errors.ts";

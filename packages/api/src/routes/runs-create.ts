@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import {
   ApiError,
+  canonicalJson,
   PRIORITY_DEFAULT,
   PRIORITY_MAX,
   PRIORITY_MIN,
@@ -83,7 +84,7 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
         recording = body.recording as Recording;
       }
 
-      const requestHash = idempotencyKey ? createHash("sha256").update(JSON.stringify(body)).digest("hex") : undefined;
+      const requestHash = idempotencyKey ? createHash("sha256").update(canonicalJson(body)).digest("hex") : undefined;
       const { run, created } = await createRun(deps.db.db, projectId, {
         recordingId,
         recording,
