@@ -40,7 +40,10 @@ export async function runQuickStart(environment: Record<string, string | undefin
   const shutdown = new ShutdownManager(apiLogger);
   shutdown.listen();
   if (adminToken.file) {
-    apiLogger.info({ file: adminToken.file }, "ADMIN_TOKEN is not set: using the quick start's own token, stored in this file");
+    apiLogger.info(
+      { file: adminToken.file },
+      "ADMIN_TOKEN is not set: using the quick start's own token, stored in this file",
+    );
   }
 
   let db: DbHandle;
