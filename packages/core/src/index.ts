@@ -6,6 +6,7 @@ export * from "./ids.ts";
 export * from "./jobs.ts";
 export * from "./logger.ts";
 export * from "./recording.ts";
+export * from "./run-options.ts";
 export * from "./redis.ts";
 export * from "./shutdown.ts";
 export * from "./status.ts";

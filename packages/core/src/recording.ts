@@ -5,13 +5,40 @@ import { z } from "zod";
  * Documented in docs/recording-format.md; the API publishes it as JSON Schema.
  */
 
-export const SELECTOR_STRATEGIES = ["css", "testid", "id", "text", "xpath", "aria-label", "name", "role"] as const;
+/**
+ * How a selector candidate finds its element:
+ * css, testid (`data-testid`), id, text (exact visible text), text-contains, xpath, aria-label,
+ * name, role (ARIA role), placeholder, href (links whose href contains the value), src (media whose
+ * src contains the value).
+ */
+export const SELECTOR_STRATEGIES = [
+  "css",
+  "testid",
+  "id",
+  "text",
+  "text-contains",
+  "xpath",
+  "aria-label",
+  "name",
+  "role",
+  "placeholder",
+  "href",
+  "src",
+] as const;
 export type SelectorStrategy = (typeof SELECTOR_STRATEGIES)[number];
 
 export const selectorCandidateSchema = z.object({
   strategy: z.enum(SELECTOR_STRATEGIES),
   value: z.string().min(1).max(4096),
+  /**
+   * 0–100: how sure the recorder was that this candidate identifies the element. A candidate
+   * with confidence ≥ 80 ({@link HIGH_CONFIDENCE}) must match exactly one element to be used.
+   */
+  confidence: z.number().min(0).max(100).optional(),
 });
+
+/** Candidates at or above this confidence must match exactly one element. */
+export const HIGH_CONFIDENCE = 80;
 export type SelectorCandidate = z.infer<typeof selectorCandidateSchema>;
 
 /**
@@ -35,7 +62,21 @@ const actionBase = {
   timeoutMs: z.number().int().min(1).max(600_000).optional(),
   /** When true, a failure of this action is recorded as skipped and the run goes on. */
   optional: z.boolean().optional(),
+  /**
+   * CSS selector of the iframe the action happens in (nested frames: several, outermost first,
+   * separated by " >>> "). Absent: the top page.
+   */
+  frame: z.string().min(1).max(4096).optional(),
+  /**
+   * Milliseconds the recorded user waited before this action. Honoured only with run option
+   * `timing: "realtime"` (scaled by `speed`, capped by `maxDelayMs`); `fast` ignores it.
+   */
+  delayBeforeMs: z.number().int().min(0).max(3_600_000).optional(),
 };
+
+export const MODIFIERS = ["Alt", "Control", "Meta", "Shift"] as const;
+export type Modifier = (typeof MODIFIERS)[number];
+const modifiersSchema = z.array(z.enum(MODIFIERS)).max(4).optional();
 
 export const navigateActionSchema = z.object({
   ...actionBase,
@@ -48,8 +89,14 @@ export const clickActionSchema = z.object({
   ...actionBase,
   type: z.literal("click"),
   selector: selectorSchema,
+  /** Default left. */
   button: z.enum(["left", "right", "middle"]).optional(),
+  /** 2 for a double click. Default 1. */
   clickCount: z.number().int().min(1).max(3).optional(),
+  /** Keys held during the click. */
+  modifiers: modifiersSchema,
+  /** Where to click, in CSS pixels from the element's top-left corner. Default: its centre. */
+  position: z.object({ x: z.number().min(0), y: z.number().min(0) }).optional(),
 });
 
 export const inputActionSchema = z.object({
@@ -59,25 +106,94 @@ export const inputActionSchema = z.object({
   value: z.string().max(65_536),
   /** Marks the value as a secret: it is redacted from stored results, events and logs. */
   sensitive: z.boolean().optional(),
+  /** "fill" (default) sets the value at once; "type" presses each key, `typingDelayMs` apart. */
+  mode: z.enum(["fill", "type"]).optional(),
+  /** With mode "type": delay between keystrokes, ms. Default 0. */
+  typingDelayMs: z.number().int().min(0).max(5000).optional(),
+});
+
+/** Sets a checkbox or radio button. */
+export const checkActionSchema = z.object({
+  ...actionBase,
+  type: z.literal("check"),
+  selector: selectorSchema,
+  /** true to check, false to uncheck (radio buttons can only be checked). Default true. */
+  checked: z.boolean().optional(),
 });
 
 export const keypressActionSchema = z.object({
   ...actionBase,
   type: z.literal("keypress"),
-  /** A Playwright key name: `Enter`, `Tab`, `a`, `Control+a`, … */
+  /** A Playwright key name: `Enter`, `Tab`, `Escape`, `a`, `ArrowDown`, … */
   key: z.string().min(1).max(64),
+  /** Keys held while pressing `key`. */
+  modifiers: modifiersSchema,
   /** The element to focus first; without it the key goes to whatever has focus. */
   selector: selectorSchema.optional(),
 });
 
-export const selectActionSchema = z.object({
+export const selectActionSchema = z
+  .object({
+    ...actionBase,
+    type: z.literal("select"),
+    selector: selectorSchema,
+    /** The option's value. Tried first. */
+    value: z.string().max(4096).optional(),
+    /** The option's visible label. Tried when no option has `value`. */
+    label: z.string().max(4096).optional(),
+    /** The option's 0-based position. Tried last. */
+    index: z.number().int().min(0).optional(),
+  })
+  .refine((a) => a.value !== undefined || a.label !== undefined || a.index !== undefined, {
+    path: ["value"],
+    message: "give at least one of value, label or index",
+  });
+
+export const hoverActionSchema = z.object({
   ...actionBase,
-  type: z.literal("select"),
+  type: z.literal("hover"),
   selector: selectorSchema,
-  value: z.string().max(4096),
+  /** Stay over the element this long (realtime timing only), ms. */
+  durationMs: z.number().int().min(0).max(60_000).optional(),
 });
 
-export const ASSERT_CHECKS = ["urlMatch", "urlContains", "elementVisible", "elementText", "containsText"] as const;
+export const scrollActionSchema = z.object({
+  ...actionBase,
+  type: z.literal("scroll"),
+  /** The scrolling element; absent scrolls the window. */
+  selector: selectorSchema.optional(),
+  /** Scroll position to reach, CSS pixels. */
+  x: z.number().min(0).default(0),
+  y: z.number().min(0).default(0),
+});
+
+/** Submits a form (as pressing its submit button would, with validation and submit events). */
+export const submitActionSchema = z.object({
+  ...actionBase,
+  type: z.literal("submit"),
+  /** The form, or an element inside it. */
+  selector: selectorSchema,
+});
+
+/** Waits for a modal dialog in the page (not a browser alert) to open or close. */
+export const modalActionSchema = z.object({
+  ...actionBase,
+  type: z.literal("modal"),
+  state: z.enum(["open", "closed"]),
+  /** The dialog; absent: any `dialog[open]`, `[role=dialog]`, `[aria-modal=true]` or common library modal. */
+  selector: selectorSchema.optional(),
+});
+
+export const ASSERT_CHECKS = [
+  "urlMatch",
+  "urlContains",
+  "elementVisible",
+  "elementText",
+  "containsText",
+  "elementHasValue",
+  "pageTitle",
+  "pageLoad",
+] as const;
 export type AssertCheck = (typeof ASSERT_CHECKS)[number];
 
 export const assertActionSchema = z
@@ -86,8 +202,10 @@ export const assertActionSchema = z
     type: z.literal("assert"),
     /**
      * urlMatch: the URL equals `expected`; urlContains: the URL contains it; elementVisible: the
-     * selector is visible; elementText: its text equals `expected` (trimmed); containsText: its
-     * text (or the page's, without a selector) contains `expected`.
+     * selector is visible; elementText: its text equals `expected` (whitespace collapsed);
+     * containsText: its text (or the page's, without a selector) contains `expected`;
+     * elementHasValue: the form field's value equals `expected`; pageTitle: the title equals
+     * `expected`; pageLoad: the page finished loading (`expected` unused).
      */
     check: z.enum(ASSERT_CHECKS),
     selector: selectorSchema.optional(),
@@ -111,15 +229,32 @@ export const assertActionSchema = z
     }
   });
 
-export const ACTION_TYPES = ["navigate", "click", "input", "keypress", "select", "assert"] as const;
+export const ACTION_TYPES = [
+  "navigate",
+  "click",
+  "input",
+  "check",
+  "keypress",
+  "select",
+  "hover",
+  "scroll",
+  "submit",
+  "modal",
+  "assert",
+] as const;
 export type ActionType = (typeof ACTION_TYPES)[number];
 
 export const actionSchema = z.discriminatedUnion("type", [
   navigateActionSchema,
   clickActionSchema,
   inputActionSchema,
+  checkActionSchema,
   keypressActionSchema,
   selectActionSchema,
+  hoverActionSchema,
+  scrollActionSchema,
+  submitActionSchema,
+  modalActionSchema,
   assertActionSchema,
 ]);
 export type Action = z.infer<typeof actionSchema>;
@@ -136,6 +271,23 @@ export const recordingSchema = z.object({
   viewport: z
     .object({ width: z.number().int().min(100).max(7680), height: z.number().int().min(100).max(4320) })
     .optional(),
+  /**
+   * Variables the recording uses as `${NAME}`. A `default` is used when the run gives no value;
+   * values of `sensitive` variables are redacted from results, events and logs.
+   */
+  variables: z
+    .array(
+      z.object({
+        name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "variable names are letters, digits and _"),
+        sensitive: z.boolean().optional(),
+        default: z.string().max(65_536).optional(),
+        description: z.string().max(1024).optional(),
+      }),
+    )
+    .max(200)
+    .optional(),
+  /** What to answer browser dialogs (alert, confirm, prompt, beforeunload) with. Default "accept". */
+  dialogs: z.enum(["accept", "dismiss"]).optional(),
   actions: z.array(actionSchema).min(1).max(MAX_ACTIONS),
 });
 export type Recording = z.infer<typeof recordingSchema>;
