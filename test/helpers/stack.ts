@@ -10,6 +10,8 @@ import { Redis } from "ioredis";
 import { BINS, freePort, type Proc, startProcess, stopAllProcesses, uniquePrefix, waitFor } from "./processes.ts";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
+/** SECRETS_KEY shared by a stack's API and workers (32 bytes, hex). */
+export const SECRETS_KEY = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 export interface Stack {
@@ -47,6 +49,7 @@ export async function createStack(label: string): Promise<Stack> {
     ADMIN_TOKEN,
     PORT: String(port),
     HOST: "127.0.0.1",
+    SECRETS_KEY,
   };
   const stack: Stack = {
     db,

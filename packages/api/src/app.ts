@@ -21,6 +21,8 @@ import { registerCreateRun } from "./routes/runs-create.ts";
 import { registerGetRunEvents } from "./routes/runs-events.ts";
 import { registerGetRun } from "./routes/runs-get.ts";
 import { registerListRuns } from "./routes/runs-list.ts";
+import { registerRecordingSchema } from "./routes/schemas-recording.ts";
+import { createSecrets } from "./secrets.ts";
 
 export interface AppOptions {
   db: DbHandle;
@@ -34,6 +36,10 @@ export interface AppOptions {
   /** Largest accepted body, bytes. */
   bodyLimitBytes: number;
   defaults: { runTimeoutMs: number; actionTimeoutMs: number; maxAttempts: number };
+  /** Redis key prefix of the queues (QUEUE_PREFIX); also names the cancel channel. */
+  queuePrefix: string;
+  /** SECRETS_KEY: seals sensitive values at rest; undefined refuses them. */
+  secretsKey: string | undefined;
   /** Whether shutdown began (readiness fails). Default: never. */
   isShuttingDown?: () => boolean;
 }
@@ -52,6 +58,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.header("x-request-id", request.id);
   });
   registerErrorHandling(app);
+  // The API speaks JSON only: other bodies get a 415 rather than a confusing validation error.
+  app.removeContentTypeParser("text/plain");
 
   await app.register(swagger, {
     openapi: {
@@ -81,15 +89,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     isShuttingDown: options.isShuttingDown ?? (() => false),
   });
   registerCreateProject(app, { db: options.db });
-  registerCreateRecording(app, { db: options.db });
+  const secrets = createSecrets(options.secretsKey);
+  registerCreateRecording(app, { db: options.db, secrets });
   registerListRecordings(app, { db: options.db });
   registerGetRecording(app, { db: options.db });
   registerDeleteRecording(app, { db: options.db });
-  registerCreateRun(app, { db: options.db, queue: options.queue, defaults: options.defaults });
+  registerCreateRun(app, { db: options.db, queue: options.queue, secrets, defaults: options.defaults });
   registerListRuns(app, { db: options.db });
   registerGetRun(app, { db: options.db });
   registerGetRunEvents(app, { db: options.db });
-  registerCancelRun(app, { db: options.db, queue: options.queue });
+  registerCancelRun(app, {
+    db: options.db,
+    queue: options.queue,
+    redis: options.redis,
+    queuePrefix: options.queuePrefix,
+  });
   registerGetArtifact(app, { db: options.db, artifacts: options.artifacts });
+  registerRecordingSchema(app);
   return app;
 }

@@ -1,15 +1,21 @@
-import { commonEnvShape, envInteger, envOptionalString, parseEnv } from "@conveyor/core";
+import { commonEnvShape, envInteger, envOptionalString, envString, parseEnv } from "@conveyor/core";
 import { z } from "zod";
 
 export const apiEnvShape = {
   ...commonEnvShape,
+  /** Retries after the first attempt for infrastructure errors, given to each run when it is accepted. Default 2. */
+  MAX_RETRIES: envInteger(2, 0, 20),
+  /** Base of the exponential backoff between retries of recoverable errors, given to each run when it is accepted, ms. Default 1000. */
+  RETRY_BACKOFF_MS: envInteger(1000, 1, 3_600_000),
   /** HTTP port. Default 3000. */
   PORT: envInteger(3000, 0, 65_535),
   /** Interface to listen on. Default 0.0.0.0. */
-  HOST: z
-    .string()
-    .optional()
-    .transform((v) => v || "0.0.0.0"),
+  HOST: envString("0.0.0.0"),
+  /**
+   * On SIGTERM, how long readiness answers 503 before the listener closes, so load balancers
+   * stop sending new requests first, ms. Default 0 (set ~5000 behind a load balancer).
+   */
+  SHUTDOWN_READINESS_DELAY_MS: envInteger(0, 0, 120_000),
   /** Token that authorizes POST /api/projects. Unset: project creation is disabled. */
   ADMIN_TOKEN: envOptionalString(),
   /** Whole-run timeout when a run does not set one, ms. Default 300000 (5 min). */
@@ -20,11 +26,14 @@ export const apiEnvShape = {
   BODY_LIMIT_BYTES: envInteger(5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
 };
 
-export const apiEnvSchema = z.object(apiEnvShape).superRefine((env, ctx) => {
+/** Cross-field rules of the API's variables (also applied by the quick start). */
+export function checkApiEnv(env: { ADMIN_TOKEN?: string | undefined }, ctx: z.RefinementCtx): void {
   if (env.ADMIN_TOKEN !== undefined && env.ADMIN_TOKEN.length < 16) {
     ctx.addIssue({ code: "custom", path: ["ADMIN_TOKEN"], message: "must be at least 16 characters" });
   }
-});
+}
+
+export const apiEnvSchema = z.object(apiEnvShape).superRefine(checkApiEnv);
 
 export type ApiEnv = z.output<typeof apiEnvSchema>;
 

@@ -31,6 +31,8 @@ export async function startApi(
     artifacts: new LocalArtifactStore(env.ARTIFACT_DIR),
     logger: deps.logger,
     adminToken: env.ADMIN_TOKEN,
+    queuePrefix: env.QUEUE_PREFIX,
+    secretsKey: env.SECRETS_KEY,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     defaults: {
       runTimeoutMs: env.DEFAULT_RUN_TIMEOUT_MS,

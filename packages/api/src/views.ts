@@ -19,6 +19,8 @@ export function runView(run: Run) {
     timeoutMs: run.timeoutMs,
     actionTimeoutMs: run.actionTimeoutMs,
     variables: Object.keys(run.variables),
+    options: run.options,
+    cancelRequestedAt: run.cancelRequestedAt?.toISOString() ?? null,
     worker: run.worker,
     createdAt: run.createdAt.toISOString(),
     startedAt: run.startedAt?.toISOString() ?? null,

@@ -1,9 +1,10 @@
 import { writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
+import { cancelChannel } from "@conveyor/core";
 import { claimRun } from "@conveyor/db";
 import type { LightMyRequestResponse } from "fastify";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ADMIN_TOKEN, auth, createProjectViaApi, createTestApp, sampleRecording, type TestApp } from "./helpers.ts";
 
 interface ErrorEnvelope {
@@ -443,7 +444,7 @@ describe("POST /api/runs", () => {
         ...inlineRecording,
         actions: [
           { type: "navigate", url: "https://x.test" },
-          { type: "hover", selector: "#a" },
+          { type: "teleport", selector: "#a" },
         ],
       };
       await expectRejected(() => postRun(projectA.apiKey, { recording }), 400, "validation_failed", [
@@ -726,17 +727,37 @@ describe("POST /api/runs/:id/cancel", () => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it("answers 409 for a running run and leaves it running", async () => {
+  it("asks the workers to stop a running run (202) and flags it for whoever claims it next", async () => {
     const run = await createRunOk(projectA.apiKey);
     expect((await claimRun(t.db.db, projectA.id, run.id, "test-worker"))?.status).toBe("running");
-    const response = await t.app.inject({
-      method: "POST",
-      url: `/api/runs/${run.id}/cancel`,
+    const subscriber = t.redis.duplicate();
+    const heard: string[] = [];
+    subscriber.on("message", (_channel: string, message: string) => heard.push(message));
+    await subscriber.subscribe(cancelChannel(t.prefix));
+    try {
+      const response = await t.app.inject({
+        method: "POST",
+        url: `/api/runs/${run.id}/cancel`,
+        headers: auth(projectA.apiKey),
+      });
+      expect(response.statusCode, response.body).toBe(202);
+      expect(response.json()).toMatchObject({ id: run.id, status: "running", cancelRequested: true });
+      await vi.waitFor(() => expect(heard).toEqual([run.id]));
+    } finally {
+      subscriber.disconnect();
+    }
+    const after = await t.app.inject({ method: "GET", url: `/api/runs/${run.id}`, headers: auth(projectA.apiKey) });
+    expect((after.json() as { status: string; cancelRequestedAt: string | null }).cancelRequestedAt).not.toBeNull();
+    const events = await t.app.inject({
+      method: "GET",
+      url: `/api/runs/${run.id}/events`,
       headers: auth(projectA.apiKey),
     });
-    expectError(response, 409, "conflict");
-    const after = await t.app.inject({ method: "GET", url: `/api/runs/${run.id}`, headers: auth(projectA.apiKey) });
-    expect((after.json() as { status: string }).status).toBe("running");
+    expect((events.json() as { items: { type: string }[] }).items.map((e) => e.type)).toEqual([
+      "queued",
+      "started",
+      "cancel_requested",
+    ]);
   });
 
   it("answers 404 for an unknown run", async () => {

@@ -37,6 +37,9 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** A fixed SECRETS_KEY for tests (32 bytes, hex). */
+export const TEST_SECRETS_KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0";
+
 export function uniquePrefix(label: string): string {
   return `cvt-${label}-${randomBytes(4).toString("hex")}`;
 }
@@ -68,6 +71,8 @@ export async function createTestApp(label: string, overrides: Partial<AppOptions
     adminToken: ADMIN_TOKEN,
     bodyLimitBytes: BODY_LIMIT_BYTES,
     defaults: DEFAULTS,
+    queuePrefix: prefix,
+    secretsKey: TEST_SECRETS_KEY,
     isShuttingDown: () => shuttingDown.value,
     ...overrides,
   });

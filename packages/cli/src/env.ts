@@ -1,15 +1,20 @@
-import { apiEnvShape } from "@conveyor/api";
+import { apiEnvShape, checkApiEnv } from "@conveyor/api";
 import { envString, parseEnv } from "@conveyor/core";
-import { workerEnvShape } from "@conveyor/worker";
+import { checkWorkerEnv, workerEnvShape } from "@conveyor/worker";
 import { z } from "zod";
 
 /** The quick start's environment: everything the API and the worker read, plus DATA_DIR. */
-export const startEnvSchema = z.object({
-  ...apiEnvShape,
-  ...workerEnvShape,
-  /** Quick start only: where the embedded database (and a private Redis, if one is started) keep data. Default ./.conveyor. */
-  DATA_DIR: envString(".conveyor"),
-});
+export const startEnvSchema = z
+  .object({
+    ...apiEnvShape,
+    ...workerEnvShape,
+    /** Quick start only: where the embedded database (and a private Redis, if one is started) keep data. Default ./.conveyor. */
+    DATA_DIR: envString(".conveyor"),
+  })
+  .superRefine((env, ctx) => {
+    checkApiEnv(env, ctx);
+    checkWorkerEnv(env, ctx);
+  });
 
 export type StartEnv = z.output<typeof startEnvSchema>;
 

@@ -1,2 +1,3 @@
 export * from "./env.ts";
+export * from "./replay.ts";
 export * from "./start.ts";

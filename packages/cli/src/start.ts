@@ -7,6 +7,7 @@ import {
   checkRedisEvictionPolicy,
   connectRedis,
   createLogger,
+  generateSecretsKey,
   RedisUnavailableError,
   ShutdownManager,
 } from "@conveyor/core";
@@ -23,8 +24,13 @@ import { hasRedisServer, startPrivateRedis } from "./private-redis.ts";
  */
 export async function runQuickStart(environment: Record<string, string | undefined>): Promise<void> {
   const parsed = parseStartEnv(environment);
-  const adminToken = parsed.ADMIN_TOKEN ? { token: parsed.ADMIN_TOKEN } : quickStartAdminToken(parsed.DATA_DIR);
-  const env = { ...parsed, ADMIN_TOKEN: adminToken.token };
+  const adminToken = parsed.ADMIN_TOKEN
+    ? { value: parsed.ADMIN_TOKEN, file: undefined }
+    : quickStartSecret(parsed.DATA_DIR, "admin-token", () => randomBytes(24).toString("base64url"));
+  const secretsKey = parsed.SECRETS_KEY
+    ? { value: parsed.SECRETS_KEY, file: undefined }
+    : quickStartSecret(parsed.DATA_DIR, "secrets-key", generateSecretsKey);
+  const env = { ...parsed, ADMIN_TOKEN: adminToken.value, SECRETS_KEY: secretsKey.value };
   const pretty = process.stdout.isTTY === true;
   const name = env.WORKER_NAME ?? defaultWorkerName();
   const apiLogger = createLogger({
@@ -48,7 +54,11 @@ export async function runQuickStart(environment: Record<string, string | undefin
 
   let db: DbHandle;
   if (env.DATABASE_URL) {
-    db = await createPostgresDb({ url: env.DATABASE_URL, applicationName: "conveyor" });
+    db = await createPostgresDb({
+      url: env.DATABASE_URL,
+      maxConnections: env.DB_POOL_SIZE,
+      applicationName: "conveyor",
+    });
   } else {
     const dir = join(env.DATA_DIR, "pgdata");
     apiLogger.info({ dir }, "DATABASE_URL is not set: using the embedded database");
@@ -84,16 +94,16 @@ export async function runQuickStart(environment: Record<string, string | undefin
 }
 
 /**
- * The quick start's admin token when ADMIN_TOKEN is unset: generated once, kept in
- * DATA_DIR/admin-token (owner-only), never printed.
+ * A secret the quick start needs but the user did not set (ADMIN_TOKEN, SECRETS_KEY): generated
+ * once, kept owner-only in DATA_DIR, never printed.
  */
-function quickStartAdminToken(dataDir: string): { token: string; file?: string } {
-  const file = resolve(dataDir, "admin-token");
-  if (existsSync(file)) return { token: readFileSync(file, "utf8").trim(), file };
+function quickStartSecret(dataDir: string, name: string, generate: () => string): { value: string; file: string } {
+  const file = resolve(dataDir, name);
+  if (existsSync(file)) return { value: readFileSync(file, "utf8").trim(), file };
   mkdirSync(dataDir, { recursive: true });
-  const token = randomBytes(24).toString("base64url");
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  return { token, file };
+  const value = generate();
+  writeFileSync(file, `${value}\n`, { mode: 0o600 });
+  return { value, file };
 }
 
 export function reportStartupError(error: unknown): never {

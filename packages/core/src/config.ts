@@ -1,4 +1,5 @@
-import { envEnum, envInteger, envOptionalUrl, envString, envUrl } from "./env.ts";
+import { envEnum, envInteger, envOptionalString, envOptionalUrl, envString, envUrl } from "./env.ts";
+import { parseSecretsKey } from "./secrets.ts";
 
 /**
  * Environment variables shared by the API and the worker. Each process's own `env.ts` spreads
@@ -15,10 +16,22 @@ export const commonEnvShape = {
   QUEUE_PREFIX: envString("conveyor"),
   /** Directory for screenshots and other artifacts. Default ./.conveyor/artifacts. */
   ARTIFACT_DIR: envString(".conveyor/artifacts"),
+  /**
+   * 32-byte key (64 hex or 43 base64url characters) sealing sensitive values at rest (inputs
+   * marked sensitive, variables declared sensitive). Unset: such values are refused with a 400.
+   * API and workers must share it. The quick start generates one in DATA_DIR/secrets-key.
+   */
+  SECRETS_KEY: envOptionalString().refine((value) => {
+    if (value === undefined) return true;
+    try {
+      parseSecretsKey(value);
+      return true;
+    } catch {
+      return false;
+    }
+  }, "must be 32 bytes: 64 hex characters or 43 base64url characters (generate one: openssl rand -hex 32)"),
+  /** Postgres connections of this process. Default 10. */
+  DB_POOL_SIZE: envInteger(10, 1, 100),
   /** pino level. Default info. */
   LOG_LEVEL: envEnum(LOG_LEVELS, "info"),
-  /** Retries after the first attempt for infrastructure errors. Default 2. */
-  MAX_RETRIES: envInteger(2, 0, 20),
-  /** Base of the exponential retry backoff, ms. Default 1000. */
-  RETRY_BACKOFF_MS: envInteger(1000, 1, 3_600_000),
 };

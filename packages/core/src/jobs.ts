@@ -22,6 +22,9 @@ export interface RunJobPolicy {
   backoffMs: number;
 }
 
+/** Name of the backoff strategy of run jobs (implemented by the worker). */
+export const RUN_BACKOFF_TYPE = "run-retry";
+
 /** BullMQ job id of a run: derived from the run id so enqueueing twice is a no-op. */
 export function jobIdForRun(runId: string): string {
   return runId;
@@ -41,7 +44,9 @@ export function runJobOptions(runId: string, priority: number, policy: RunJobPol
     jobId: jobIdForRun(runId),
     priority,
     attempts: policy.attempts,
-    backoff: { type: "exponential", delay: policy.backoffMs, jitter: 0.5 },
+    // A custom type, so the worker's backoff strategy decides per error kind (transient: at once;
+    // recoverable: exponential with jitter from `delay`). BullMQ's built-in types would not ask it.
+    backoff: { type: RUN_BACKOFF_TYPE, delay: policy.backoffMs },
     // Postgres keeps the history; Redis keeps only enough to debug recent jobs.
     removeOnComplete: { age: 3600, count: 1000 },
     removeOnFail: { age: 24 * 3600, count: 5000 },
@@ -49,3 +54,11 @@ export function runJobOptions(runId: string, priority: number, policy: RunJobPol
 }
 
 export const validateRunJobPayload = (data: unknown): RunJobPayload => runJobPayloadSchema.parse(data);
+
+/**
+ * Redis pub/sub channel on which the API asks workers to cancel a running run (message: the run
+ * id). Whichever worker holds the run aborts it; the others ignore the message.
+ */
+export function cancelChannel(prefix: string): string {
+  return `${prefix}:runs:cancel`;
+}

@@ -18,6 +18,7 @@ export const RUN_EVENT_TYPES = [
   "queued",
   "started",
   "finished",
+  "cancel_requested",
   "cancelled",
   "handed_back",
   "retry_scheduled",

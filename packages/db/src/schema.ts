@@ -1,4 +1,4 @@
-import type { ActionStatus, ErrorKind, RecordingInput, RunEventType, RunStatus } from "@conveyor/core";
+import type { ActionStatus, ErrorKind, RecordingInput, RunEventType, RunOptionsInput, RunStatus } from "@conveyor/core";
 import { sql } from "drizzle-orm";
 import {
   bigserial,
@@ -95,8 +95,15 @@ export const runs = pgTable(
     actionTimeoutMs: integer("action_timeout_ms").notNull(),
     /** Snapshot of the recording at submission, so later edits or deletes never change a run. */
     recording: jsonb("recording").$type<RecordingInput>().notNull(),
-    /** Values for `${NAME}` placeholders. Never returned by the API. */
+    /**
+     * Values for `${NAME}` placeholders. Never returned by the API; values of variables the
+     * recording declares sensitive are stored sealed (`enc:v1:…`, see core/secrets.ts).
+     */
     variables: jsonb("variables").$type<Record<string, string>>().notNull().default({}),
+    /** Replay options (timing, screenshots, video, trace): core/run-options.ts. */
+    options: jsonb("options").$type<RunOptionsInput>().notNull().default({}),
+    /** Set when a user asked to cancel the run while it was running; the worker ends it `cancelled`. */
+    cancelRequestedAt: timestamp("cancel_requested_at", { withTimezone: true, mode: "date" }),
     idempotencyKey: text("idempotency_key"),
     /** Hash of the request that created the run, to refuse a reused Idempotency-Key with another body. */
     requestHash: text("request_hash"),

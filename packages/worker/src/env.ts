@@ -18,11 +18,13 @@ export const workerEnvShape = {
   WORKER_MAX_STALLED_COUNT: envInteger(2, 0, 100),
   /** Chromium executable; default: Playwright's installed browser, then `chromium` on PATH. */
   CHROMIUM_PATH: envOptionalString(),
-  /** Postgres connections of this process. Default 5. */
-  DB_POOL_SIZE: envInteger(5, 1, 100),
 };
 
-export const workerEnvSchema = z.object(workerEnvShape).superRefine((env, ctx) => {
+/** Cross-field rules of the worker's variables (also applied by the quick start). */
+export function checkWorkerEnv(
+  env: { WORKER_STALLED_INTERVAL_MS: number; WORKER_LOCK_DURATION_MS: number },
+  ctx: z.RefinementCtx,
+): void {
   if (env.WORKER_STALLED_INTERVAL_MS > env.WORKER_LOCK_DURATION_MS * 10) {
     ctx.addIssue({
       code: "custom",
@@ -30,7 +32,9 @@ export const workerEnvSchema = z.object(workerEnvShape).superRefine((env, ctx) =
       message: "should not exceed 10 × WORKER_LOCK_DURATION_MS, or dead workers' runs wait very long",
     });
   }
-});
+}
+
+export const workerEnvSchema = z.object(workerEnvShape).superRefine(checkWorkerEnv);
 
 export type WorkerEnv = z.output<typeof workerEnvSchema>;
 

@@ -1,10 +1,15 @@
 import {
   dispositionFor,
   type ErrorKind,
+  isSealed,
   type Logger,
+  type Recording,
   RunError,
   recordingSchema,
   runJobPayloadSchema,
+  runOptionsSchema,
+  unsealRecording,
+  unsealVariables,
 } from "@conveyor/core";
 import {
   claimRun,
@@ -30,6 +35,8 @@ export interface ProcessorDeps {
   workerName: string;
   /** Controllers of the runs this process executes now, by run id (the shutdown aborts them). */
   active: Map<string, AbortController>;
+  /** SECRETS_KEY, parsed: opens sealed sensitive values just before execution. */
+  secretsKey: Buffer | undefined;
 }
 
 export interface ProcessResult {
@@ -73,6 +80,20 @@ export function createRunProcessor(deps: ProcessorDeps) {
     const log = deps.logger.child({ runId, jobId: job.id, attempt });
     log.info("run started");
 
+    if (run.cancelRequestedAt) {
+      // Cancelled while a previous attempt ran, and that attempt's worker is gone.
+      return await finishRunNow(
+        deps,
+        { projectId, runId, attempt },
+        {
+          status: "cancelled",
+          durationMs: 0,
+          counts: { passed: 0, failed: 0, skipped: 0 },
+          error: { kind: "cancelled", message: "Cancelled by request" },
+        },
+      );
+    }
+
     const controller = new AbortController();
     const onQueueCancel = () => controller.abort({ type: "cancel", message: String(signal?.reason ?? "cancelled") });
     signal?.addEventListener("abort", onQueueCancel, { once: true });
@@ -101,9 +122,19 @@ export function createRunProcessor(deps: ProcessorDeps) {
           `stored recording is invalid: ${recording.error.issues[0]?.message ?? "unknown"}`,
         );
       }
+      let opened: { recording: typeof recording.data; variables: Record<string, string> };
+      try {
+        opened = {
+          recording: unsealRecording(recording.data, deps.secretsKey),
+          variables: unsealVariables(run.variables, deps.secretsKey),
+        };
+      } catch (error) {
+        throw new RunError("permanent", `sensitive values cannot be opened: ${(error as Error).message}`);
+      }
       result = await executeRecording(deps.pool, {
-        recording: recording.data,
-        variables: run.variables,
+        recording: opened.recording,
+        variables: opened.variables,
+        options: runOptionsSchema.parse(run.options),
         actionTimeoutMs: run.actionTimeoutMs,
         runTimeoutMs: run.timeoutMs,
         signal: controller.signal,
@@ -196,4 +227,14 @@ export function createRunProcessor(deps: ProcessorDeps) {
       deps.active.delete(runId);
     }
   };
+}
+
+async function finishRunNow(
+  deps: ProcessorDeps,
+  ids: { projectId: string; runId: string; attempt: number },
+  outcome: RunOutcome,
+): Promise<ProcessResult> {
+  await finishRun(deps.db.db, ids.projectId, ids.runId, ids.attempt, outcome, deps.workerName);
+  deps.logger.info({ runId: ids.runId, attempt: ids.attempt, status: outcome.status }, "run finished");
+  return { runId: ids.runId, status: outcome.status, attempt: ids.attempt };
 }

@@ -1,7 +1,7 @@
-import { type Logger, RUNS_QUEUE, type RunError, runJobPayloadSchema } from "@conveyor/core";
+import { cancelChannel, type Logger, RUNS_QUEUE, type RunError, runJobPayloadSchema } from "@conveyor/core";
 import { type DbHandle, failUnfinishedRun } from "@conveyor/db";
 import type { ArtifactStore, BrowserPool } from "@conveyor/runner";
-import { Worker } from "bullmq";
+import { type MinimalJob, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { type AbortReason, createRunProcessor } from "./processor.ts";
 
@@ -23,8 +23,8 @@ export interface RunWorkerOptions {
   stalledIntervalMs: number;
   /** Recoveries from dead holders before a job fails. */
   maxStalledCount: number;
-  /** Base of the exponential backoff for recoverable errors, ms. */
-  backoffMs: number;
+  /** SECRETS_KEY, parsed; undefined when unset. */
+  secretsKey: Buffer | undefined;
 }
 
 /** Exponential backoff with full jitter for recoverable errors; at once for transient ones. */
@@ -32,6 +32,11 @@ export function retryDelayMs(attemptsMade: number, kind: string | undefined, bas
   if (kind === "transient") return 0;
   const ceiling = baseMs * 2 ** Math.max(0, attemptsMade - 1);
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
+function backoffDelayOf(job: MinimalJob | undefined): number {
+  const backoff = job?.opts.backoff;
+  return typeof backoff === "object" && typeof backoff.delay === "number" ? backoff.delay : 1000;
 }
 
 /** The BullMQ worker on the runs queue, with the bookkeeping shutdown needs. */
@@ -47,6 +52,7 @@ export class RunWorker {
       logger: options.logger,
       workerName: options.name,
       active: this.active,
+      secretsKey: options.secretsKey,
     });
     this.worker = new Worker(RUNS_QUEUE, processor, {
       connection: options.connection,
@@ -58,8 +64,9 @@ export class RunWorker {
       maxStalledCount: options.maxStalledCount,
       autorun: false,
       settings: {
-        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
-          retryDelayMs(attemptsMade, (error as RunError | undefined)?.kind, options.backoffMs),
+        // Jobs carry the API's RETRY_BACKOFF_MS as their backoff delay; the kind of error decides.
+        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error, job?: MinimalJob) =>
+          retryDelayMs(attemptsMade, (error as RunError | undefined)?.kind, backoffDelayOf(job)),
       },
     });
     this.worker.on("error", (error) => options.logger.error({ err: error }, "queue worker error"));
@@ -85,8 +92,24 @@ export class RunWorker {
     });
   }
 
-  start(): void {
+  private subscriber: Redis | undefined;
+
+  /** Starts taking jobs and listening for cancel requests. */
+  async start(): Promise<void> {
+    this.subscriber = this.options.connection.duplicate();
+    this.subscriber.on("error", (error) => this.options.logger.warn({ err: error }, "cancel subscription error"));
+    this.subscriber.on("message", (_channel: string, runId: string) => this.cancel(runId));
+    await this.subscriber.subscribe(cancelChannel(this.options.prefix));
     void this.worker.run();
+  }
+
+  /** Aborts a run this process executes; false when it is not here. */
+  cancel(runId: string): boolean {
+    const controller = this.active.get(runId);
+    if (!controller) return false;
+    this.options.logger.info({ runId }, "cancel requested: aborting the run");
+    controller.abort({ type: "cancel", message: "Cancelled by request" } satisfies AbortReason);
+    return true;
   }
 
   get activeRuns(): number {
@@ -111,6 +134,7 @@ export class RunWorker {
       await closing;
     } finally {
       clearTimeout(timer);
+      this.subscriber?.disconnect();
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { Logger } from "@conveyor/core";
+import { type Logger, parseSecretsKey } from "@conveyor/core";
 import type { DbHandle } from "@conveyor/db";
 import { BrowserPool, LocalArtifactStore, resolveChromium } from "@conveyor/runner";
 import type { Redis } from "ioredis";
@@ -33,9 +33,9 @@ export async function startWorker(
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,
     stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
     maxStalledCount: env.WORKER_MAX_STALLED_COUNT,
-    backoffMs: env.RETRY_BACKOFF_MS,
+    secretsKey: env.SECRETS_KEY ? parseSecretsKey(env.SECRETS_KEY) : undefined,
   });
-  runWorker.start();
+  await runWorker.start();
   await runWorker.worker.waitUntilReady();
   deps.logger.info({ concurrency: env.WORKER_CONCURRENCY }, "worker ready");
   return {

@@ -1,4 +1,6 @@
 // `pnpm start:api`: the HTTP API as its own process (production: any number of replicas).
+
+import { setTimeout as sleep } from "node:timers/promises";
 import { ConfigError, checkRedisEvictionPolicy, connectRedis, createLogger, ShutdownManager } from "@conveyor/core";
 import { createPostgresDb, migrate } from "@conveyor/db";
 import { parseApiEnv } from "../env.ts";
@@ -15,14 +17,22 @@ async function main(): Promise<void> {
   const shutdown = new ShutdownManager(logger);
   shutdown.listen();
 
-  const db = await createPostgresDb({ url: env.DATABASE_URL, applicationName: "conveyor-api" });
+  const db = await createPostgresDb({
+    url: env.DATABASE_URL,
+    maxConnections: env.DB_POOL_SIZE,
+    applicationName: "conveyor-api",
+  });
   const applied = await migrate(db.db);
   if (applied.length) logger.info({ applied }, "migrations applied");
   const redis = await connectRedis({ url: env.REDIS_URL, maxRetriesPerRequest: 2 });
   await checkRedisEvictionPolicy(redis, logger);
   const api = await startApi(env, { db, redis, logger, isShuttingDown: () => shutdown.shuttingDown });
 
-  shutdown.register("http", () => api.close());
+  shutdown.register("http", async () => {
+    // Readiness already answers 503 (shutdown began); give load balancers time to notice.
+    if (env.SHUTDOWN_READINESS_DELAY_MS > 0) await sleep(env.SHUTDOWN_READINESS_DELAY_MS);
+    await api.close();
+  });
   shutdown.register("redis", async () => {
     await redis.quit();
   });

@@ -2,11 +2,12 @@ import { recordingSchema } from "@conveyor/core";
 import { type DbHandle, insertRecording } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Secrets } from "../secrets.ts";
 import { recordingView } from "../views.ts";
 
 export const createRecordingBody = recordingSchema;
 
-export function registerCreateRecording(app: FastifyInstance, deps: { db: DbHandle }): void {
+export function registerCreateRecording(app: FastifyInstance, deps: { db: DbHandle; secrets: Secrets }): void {
   app.withTypeProvider<ZodTypeProvider>().post(
     "/api/recordings",
     {
@@ -17,7 +18,7 @@ export function registerCreateRecording(app: FastifyInstance, deps: { db: DbHand
       },
     },
     async (request, reply) => {
-      const recording = request.body;
+      const recording = deps.secrets.sealRecording(request.body);
       const row = await insertRecording(deps.db.db, request.projectId, {
         name: recording.name,
         recording,

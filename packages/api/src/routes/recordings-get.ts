@@ -1,3 +1,4 @@
+import { redactRecording } from "@conveyor/core";
 import { type DbHandle, getRecording } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
@@ -14,7 +15,7 @@ export function registerGetRecording(app: FastifyInstance, deps: { db: DbHandle 
         const { id } = request.params;
         const row = isWellFormed("recording", id) ? await getRecording(deps.db.db, request.projectId, id) : null;
         if (!row) throw notFound("recording", id);
-        return { ...recordingView(row), recording: row.recording };
+        return { ...recordingView(row), recording: redactRecording(row.recording) };
       },
     );
 }

@@ -1,28 +1,39 @@
-import { ApiError } from "@conveyor/core";
-import { cancelQueuedRun, type DbHandle } from "@conveyor/db";
+import { ApiError, cancelChannel } from "@conveyor/core";
+import { cancelQueuedRun, type DbHandle, requestRunCancel } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Redis } from "ioredis";
 import type { RunQueue } from "../queue.ts";
 import { runView } from "../views.ts";
 import { idParams, isWellFormed, notFound } from "./common.ts";
 
-export function registerCancelRun(app: FastifyInstance, deps: { db: DbHandle; queue: RunQueue }): void {
+export interface CancelRunDeps {
+  db: DbHandle;
+  queue: RunQueue;
+  /** Publishes cancel requests to the workers. */
+  redis: Redis;
+  queuePrefix: string;
+}
+
+export function registerCancelRun(app: FastifyInstance, deps: CancelRunDeps): void {
   app.withTypeProvider<ZodTypeProvider>().post(
     "/api/runs/:id/cancel",
     {
       schema: {
-        summary: "Cancel a queued run",
-        description: "A queued run leaves the queue and ends `cancelled`. A finished run answers 409.",
+        summary: "Cancel a queued or running run",
+        description:
+          "A queued run leaves the queue and ends `cancelled` (200). A running run is stopped inside its current action by the worker that holds it and ends `cancelled` within about a second (202; poll the run). A finished run answers 409.",
         tags: ["runs"],
         params: idParams("run"),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params;
-      const result = isWellFormed("run", id) ? await cancelQueuedRun(deps.db.db, request.projectId, id) : null;
-      if (!result) throw notFound("run", id);
-      const { run, cancelled } = result;
-      if (cancelled) {
+      const { projectId } = request;
+      if (!isWellFormed("run", id)) throw notFound("run", id);
+      const queued = await cancelQueuedRun(deps.db.db, projectId, id);
+      if (!queued) throw notFound("run", id);
+      if (queued.cancelled) {
         // Postgres is the truth: even if the job stays in Redis (a worker grabbed it this very
         // moment), the worker's claim needs `queued` and will skip it.
         await deps.queue.withdraw(id).catch((error: unknown) => {
@@ -31,12 +42,19 @@ export function registerCancelRun(app: FastifyInstance, deps: { db: DbHandle; qu
             "could not remove the cancelled run's job; the worker will skip it",
           );
         });
-        return runView(run);
+        return runView(queued.run);
       }
-      if (run.status === "running") {
-        throw new ApiError("conflict", `Run ${id} is already running; cancelling a running run is not supported yet`);
+      if (queued.run.status === "running") {
+        const running = await requestRunCancel(deps.db.db, projectId, id);
+        if (running && (running.requested || running.run.cancelRequestedAt)) {
+          // Every worker hears it; the one holding the run aborts it. A worker that misses the
+          // message (reconnecting) still sees the flag when the run is claimed again.
+          await deps.redis.publish(cancelChannel(deps.queuePrefix), id);
+          return reply.code(202).send({ ...runView(running.run), cancelRequested: true });
+        }
+        if (running) return runView(running.run); // finished in the meantime
       }
-      throw new ApiError("conflict", `Run ${id} already finished as ${run.status}`);
+      throw new ApiError("conflict", `Run ${id} already finished as ${queued.run.status}; there is nothing to cancel`);
     },
   );
 }

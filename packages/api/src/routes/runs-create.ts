@@ -7,12 +7,14 @@ import {
   PRIORITY_MIN,
   type Recording,
   recordingSchema,
+  runOptionsSchema,
 } from "@conveyor/core";
 import { createRun, type DbHandle, deleteUnstartedRun, getRecording } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { RunQueue } from "../queue.ts";
+import type { Secrets } from "../secrets.ts";
 import { runView } from "../views.ts";
 import { isWellFormed } from "./common.ts";
 
@@ -26,6 +28,8 @@ export const createRunBody = z
     priority: z.number().int().min(PRIORITY_MIN).max(PRIORITY_MAX).default(PRIORITY_DEFAULT),
     /** Whole-run timeout, ms; default DEFAULT_RUN_TIMEOUT_MS. */
     timeoutMs: z.number().int().min(1000).max(3_600_000).optional(),
+    /** How to replay: timing, screenshots, video, trace (docs/api.md). */
+    options: runOptionsSchema.optional(),
     /** Values for `${NAME}` placeholders in the recording. Stored, used by the worker, never returned. */
     variables: z
       .record(
@@ -51,6 +55,7 @@ export const createRunHeaders = z.object({
 export interface CreateRunDeps {
   db: DbHandle;
   queue: RunQueue;
+  secrets: Secrets;
   defaults: { runTimeoutMs: number; actionTimeoutMs: number; maxAttempts: number };
 }
 
@@ -81,8 +86,9 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
         recording = recordingSchema.parse(row.recording);
         recordingId = row.id;
       } else {
-        recording = body.recording as Recording;
+        recording = deps.secrets.sealRecording(body.recording as Recording, "body.recording");
       }
+      const variables = deps.secrets.sealVariables(body.variables, recording);
 
       const requestHash = idempotencyKey ? createHash("sha256").update(canonicalJson(body)).digest("hex") : undefined;
       const { run, created } = await createRun(deps.db.db, projectId, {
@@ -93,7 +99,8 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
         timeoutMs: body.timeoutMs ?? deps.defaults.runTimeoutMs,
         actionTimeoutMs: deps.defaults.actionTimeoutMs,
         maxAttempts: deps.defaults.maxAttempts,
-        variables: body.variables,
+        variables,
+        options: body.options ?? {},
         ...(idempotencyKey ? { idempotencyKey, requestHash } : {}),
       });
 

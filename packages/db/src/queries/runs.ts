@@ -11,6 +11,7 @@ import {
   newId,
   type RecordingInput,
   type RunEventType,
+  type RunOptionsInput,
   type RunStatus,
   type TerminalStatus,
 } from "@conveyor/core";
@@ -25,6 +26,7 @@ type Executor = Db | Tx;
 
 export interface CreateRunInput {
   recordingId: string | null;
+  options: RunOptionsInput;
   recording: RecordingInput;
   actionsTotal: number;
   priority: number;
@@ -41,9 +43,10 @@ export async function appendRunEvent(
   projectId: string,
   runId: string,
   type: RunEventType,
-  fields: { attempt?: number; worker?: string | null; data?: Record<string, unknown> } = {},
+  fields: { attempt?: number; worker?: string | null; data?: Record<string, unknown>; at?: Date } = {},
 ): Promise<void> {
   await db.insert(runEvents).values({
+    ...(fields.at ? { createdAt: fields.at } : {}),
     runId,
     projectId,
     type,
@@ -84,7 +87,7 @@ export async function createRun(
       .returning();
     const run = inserted[0];
     if (run) {
-      await appendRunEvent(tx, projectId, id, "queued", { data: { priority: input.priority } });
+      await appendRunEvent(tx, projectId, id, "queued", { data: { priority: input.priority }, at: now });
       return { run, created: true };
     }
     const [existing] = await tx
@@ -179,6 +182,42 @@ export async function cancelQueuedRun(
       .where(and(eq(runs.projectId, projectId), eq(runs.id, runId)))
       .limit(1);
     return current ? { run: current, cancelled: false } : null;
+  });
+}
+
+/**
+ * Asks for a running run to be cancelled: marks it (the worker that holds it, or the next one to
+ * claim it, ends it `cancelled`) and logs `cancel_requested`. `requested` is false when the run
+ * is not running or a cancel was already requested.
+ */
+export async function requestRunCancel(
+  db: Db,
+  projectId: string,
+  runId: string,
+): Promise<{ run: Run; requested: boolean } | null> {
+  return db.transaction(async (tx) => {
+    const [updated] = await tx
+      .update(runs)
+      .set({ cancelRequestedAt: new Date() })
+      .where(
+        and(
+          eq(runs.projectId, projectId),
+          eq(runs.id, runId),
+          eq(runs.status, "running"),
+          sql`${runs.cancelRequestedAt} is null`,
+        ),
+      )
+      .returning();
+    if (updated) {
+      await appendRunEvent(tx, projectId, runId, "cancel_requested", { attempt: updated.attempt });
+      return { run: updated, requested: true };
+    }
+    const [current] = await tx
+      .select()
+      .from(runs)
+      .where(and(eq(runs.projectId, projectId), eq(runs.id, runId)))
+      .limit(1);
+    return current ? { run: current, requested: false } : null;
   });
 }
 

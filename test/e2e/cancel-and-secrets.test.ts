@@ -1,0 +1,122 @@
+/**
+ * Cancelling a running run from the API stops it inside the current action, within a second,
+ * on whichever worker holds it; and sensitive values never reach the database, an API response
+ * or a log line.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
+import type { Proc } from "../helpers/processes.ts";
+import { slowRecording } from "../helpers/recordings.ts";
+import { type Stack, createStack } from "../helpers/stack.ts";
+
+let stack: Stack;
+let site: FixtureSite;
+let worker: Proc;
+
+beforeAll(async () => {
+  site = await startFixtureSite();
+  stack = await createStack("cancel");
+  await stack.startApi();
+  worker = await stack.startWorker("w-cancel", { WORKER_CONCURRENCY: "2" });
+  await stack.createProject("cancel");
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await site?.close();
+});
+
+describe("cancelling a running run", () => {
+  it("stops it inside the current action within a second and ends it cancelled", async () => {
+    const submitted = await stack.request("POST", "/api/runs", { recording: slowRecording(site.url, 30_000) });
+    const runId = submitted.body.id;
+    await stack.waitForRun(runId, ["running"]);
+    // Let it get into the 30 s wait of action 2.
+    await new Promise((r) => setTimeout(r, 500));
+
+    const cancel = await stack.request("POST", `/api/runs/${runId}/cancel`);
+    expect(cancel.status).toBe(202);
+    expect(cancel.body.cancelRequested).toBe(true);
+
+    const run = await stack.waitForRun(runId, ["passed", "failed", "errored", "cancelled"], 10_000);
+    expect(run.status).toBe("cancelled");
+    expect(run.error).toMatchObject({ kind: "cancelled" });
+    const [timing] = await stack.db.query<{ stopped_ms: number }>(
+      "select extract(epoch from (finished_at - cancel_requested_at)) * 1000 as stopped_ms from runs where id = $1",
+      [runId],
+    );
+    expect(Number(timing?.stopped_ms)).toBeLessThan(1000);
+
+    const events = await stack.request("GET", `/api/runs/${runId}/events`);
+    expect(events.body.items.map((e: { type: string }) => e.type)).toEqual([
+      "queued",
+      "started",
+      "cancel_requested",
+      "finished",
+    ]);
+    // The worker is free again: a new run goes through.
+    const next = await stack.request("POST", "/api/runs", { recording: slowRecording(site.url, 100) });
+    expect((await stack.waitForRun(next.body.id, ["passed", "failed", "errored", "cancelled"])).status).toBe("passed");
+    // A second cancel of a finished run is refused.
+    expect((await stack.request("POST", `/api/runs/${runId}/cancel`)).status).toBe(409);
+  });
+});
+
+describe("sensitive values", () => {
+  const PASSWORD = "s3cr3t-Passw0rd-9f8e";
+  const TOKEN = "tok-7c1d-very-private";
+
+  it("never appear in the database, API responses or logs", async () => {
+    const recording = {
+      name: "login with secrets",
+      variables: [{ name: "API_TOKEN", sensitive: true }],
+      actions: [
+        { type: "navigate", url: `${site.url}/login` },
+        { type: "input", selector: "#username", value: "alice" },
+        { type: "input", selector: "#password", value: PASSWORD, sensitive: true },
+        { type: "input", selector: "#username", value: "${API_TOKEN}" },
+        // Fails on purpose, so error messages and a screenshot are produced too.
+        { type: "assert", check: "elementText", selector: "#username", expected: "${API_TOKEN}!", timeoutMs: 1000 },
+      ],
+    };
+    const responses: string[] = [];
+    const stored = await stack.request("POST", "/api/recordings", recording);
+    expect(stored.status).toBe(201);
+    responses.push(JSON.stringify(stored.body));
+    const submitted = await stack.request("POST", "/api/runs", {
+      recordingId: stored.body.id,
+      variables: { API_TOKEN: TOKEN },
+    });
+    expect(submitted.status).toBe(202);
+    responses.push(JSON.stringify(submitted.body));
+    const run = await stack.waitForRun(submitted.body.id, ["passed", "failed", "errored", "cancelled"]);
+    expect(run.status).toBe("failed");
+    expect(run.variables).toEqual(["API_TOKEN"]);
+    responses.push(JSON.stringify(run));
+    for (const path of [`/api/runs/${run.id}/events`, "/api/runs", `/api/recordings/${stored.body.id}`, "/api/recordings"]) {
+      const response = await stack.request("GET", path);
+      expect(response.status).toBe(200);
+      responses.push(JSON.stringify(response.body));
+    }
+    const shown = await stack.request("GET", `/api/recordings/${stored.body.id}`);
+    expect(shown.body.recording.actions[2].value).toBe("[redacted]");
+
+    // The whole database, as text.
+    const tables = await stack.db.query<{ table_name: string }>(
+      "select table_name from information_schema.tables where table_schema = 'public'",
+    );
+    let dump = "";
+    for (const { table_name } of tables) {
+      const rows = await stack.db.query(`select t::text as row from "${table_name}" t`);
+      dump += rows.map((r) => String(r.row)).join("\n");
+    }
+    expect(dump).toContain(run.id); // the dump is real
+    const logs = `${stack.api?.output() ?? ""}\n${worker.output()}`;
+    expect(logs).toContain(run.id);
+    for (const secret of [PASSWORD, TOKEN]) {
+      expect(dump).not.toContain(secret);
+      for (const body of responses) expect(body).not.toContain(secret);
+      expect(logs).not.toContain(secret);
+    }
+  });
+});
