@@ -212,7 +212,7 @@ export const assertActionSchema = z
     expected: z.string().max(65_536).optional(),
   })
   .superRefine((action, ctx) => {
-    const needsSelector = action.check === "elementVisible" || action.check === "elementText";
+    const needsSelector = ["elementVisible", "elementText", "elementHasValue"].includes(action.check);
     if (needsSelector && action.selector === undefined) {
       ctx.addIssue({
         code: "custom",
@@ -220,7 +220,9 @@ export const assertActionSchema = z
         message: `a selector is required for check "${action.check}"`,
       });
     }
-    if (action.check !== "elementVisible" && action.expected === undefined) {
+    // pageLoad compares nothing: it waits for the document to finish loading.
+    const needsExpected = action.check !== "elementVisible" && action.check !== "pageLoad";
+    if (needsExpected && action.expected === undefined) {
       ctx.addIssue({
         code: "custom",
         path: ["expected"],
