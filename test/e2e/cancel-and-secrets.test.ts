@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
 import type { Proc } from "../helpers/processes.ts";
 import { slowRecording } from "../helpers/recordings.ts";
-import { type Stack, createStack } from "../helpers/stack.ts";
+import { createStack, type Stack } from "../helpers/stack.ts";
 
 let stack: Stack;
 let site: FixtureSite;
@@ -93,7 +93,12 @@ describe("sensitive values", () => {
     expect(run.status).toBe("failed");
     expect(run.variables).toEqual(["API_TOKEN"]);
     responses.push(JSON.stringify(run));
-    for (const path of [`/api/runs/${run.id}/events`, "/api/runs", `/api/recordings/${stored.body.id}`, "/api/recordings"]) {
+    for (const path of [
+      `/api/runs/${run.id}/events`,
+      "/api/runs",
+      `/api/recordings/${stored.body.id}`,
+      "/api/recordings",
+    ]) {
       const response = await stack.request("GET", path);
       expect(response.status).toBe(200);
       responses.push(JSON.stringify(response.body));

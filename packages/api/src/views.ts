@@ -35,6 +35,10 @@ export function runView(run: Run) {
     error: run.errorMessage
       ? { kind: run.errorKind, message: run.errorMessage, actionIndex: run.failedActionIndex }
       : null,
+    artifacts: {
+      video: run.artifacts.video ? artifactUrl(run.id, run.artifacts.video) : null,
+      trace: run.artifacts.trace ? artifactUrl(run.id, run.artifacts.trace) : null,
+    },
     links: { self: `/api/runs/${run.id}`, events: `/api/runs/${run.id}/events` },
   };
 }

@@ -44,7 +44,12 @@ async function databaseText(t: TestApp): Promise<string> {
 
 describe("with SECRETS_KEY", () => {
   it("stores sensitive inputs and sensitive variables sealed and never returns them", async () => {
-    const stored = await withKey.app.inject({ method: "POST", url: "/api/recordings", headers: auth(keyA), payload: recording });
+    const stored = await withKey.app.inject({
+      method: "POST",
+      url: "/api/recordings",
+      headers: auth(keyA),
+      payload: recording,
+    });
     expect(stored.statusCode, stored.body).toBe(201);
     const run = await withKey.app.inject({
       method: "POST",

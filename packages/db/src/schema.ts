@@ -117,6 +117,8 @@ export const runs = pgTable(
     actionsSkipped: integer("actions_skipped").notNull().default(0),
     errorKind: text("error_kind").$type<ErrorKind>(),
     errorMessage: text("error_message"),
+    /** Keys of run-level artifacts of the latest attempt (video, trace), served under /api/runs/:id/artifacts/. */
+    artifacts: jsonb("artifacts").$type<{ video?: string; trace?: string }>().notNull().default({}),
     /** 0-based index of the action that failed the run. */
     failedActionIndex: integer("failed_action_index"),
     ...timestamps,

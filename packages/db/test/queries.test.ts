@@ -32,6 +32,7 @@ const RECORDING: RecordingInput = {
 function runInput(overrides: Partial<CreateRunInput> = {}): CreateRunInput {
   return {
     recordingId: null,
+    options: {},
     recording: RECORDING,
     actionsTotal: 2,
     priority: 5,

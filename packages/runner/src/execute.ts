@@ -4,39 +4,61 @@ import {
   type ErrorKind,
   type Recording,
   RunError,
+  type RunOptionsInput,
   recordingSchema,
+  runOptionsSchema,
   type Selector,
 } from "@conveyor/core";
-import type { BrowserContext, Page } from "playwright-core";
+import type { BrowserContext, Dialog, Page } from "playwright-core";
 import { ACTION_EXECUTORS } from "./actions/index.ts";
 import { gotoUrl } from "./actions/navigate.ts";
-import type { ActionContext, ActionExecutor } from "./actions/types.ts";
+import type { ActionContext, ActionExecutor, ResolveOptions } from "./actions/types.ts";
 import type { ArtifactStore } from "./artifacts.ts";
 import { classifyError, cleanMessage } from "./classify.ts";
-import type { BrowserPool, RunnerLogger } from "./pool.ts";
-import { type ResolvedSelector, resolveSelector } from "./selectors.ts";
-import { applyVariables } from "./variables.ts";
+import { countResults, countsProblem, type RunCounts } from "./counts.ts";
+import { isFfmpegMissingError, type RunArtifacts, RunEvidence } from "./evidence.ts";
+import type { BrowserPool, NewContextOptions, RunnerLogger } from "./pool.ts";
+import { createRedactor } from "./redact.ts";
+import { frameScope, type ResolvedSelector, resolveSelector } from "./selectors.ts";
+import { sleep } from "./sleep.ts";
+import { realtimeDelayMs } from "./timing.ts";
+import { applyVariables, sensitiveVariableValues } from "./variables.ts";
 
 export interface ExecuteOptions {
   /** What to replay. Validated again here; an invalid one ends the run `errored`. */
   recording: Recording;
-  /** Values for `${NAME}` placeholders. Default: none (any placeholder then errors the run). */
+  /**
+   * Values for `${NAME}` placeholders; a name without one uses the default the recording
+   * declares. Default: none (a placeholder with neither then errors the run).
+   */
   variables?: Record<string, string>;
   /**
    * Per-action timeout in milliseconds, unless the action sets its own `timeoutMs`; also bounds
    * opening `startUrl`. Required.
    */
   actionTimeoutMs: number;
-  /** The whole run's budget in milliseconds; exceeding it fails the run. Default: no limit. */
+  /** The whole run's budget in milliseconds, recorded pauses included; exceeding it fails the run. Default: no limit. */
   runTimeoutMs?: number;
   /** Stops the run at once, mid-action; the result is then `aborted`. Default: none. */
   signal?: AbortSignal;
-  /** Where screenshots go. */
+  /** Where screenshots, video and trace go. */
   artifacts: ArtifactStore;
   /** Prefix of every artifact key of this run, without a trailing slash, e.g. `run_x/1`. */
   artifactPrefix: string;
-  /** Also store a screenshot after every passed action. Default: false (only on failure). */
-  screenshotEveryAction?: boolean;
+  /**
+   * How to replay, as core's `runOptionsSchema` takes it (the run's stored `options`), parsed
+   * here with its defaults; invalid options end the run `errored`. Fields: `timing` "fast"
+   * (default) or "realtime" (wait each action's `delayBeforeMs`); `speed` realtime multiplier
+   * (default 1); `maxDelayMs` longest realtime pause, ms (default 5000); `screenshots` "failure"
+   * (default), "every" or "off"; `video` WebM of the run (default false); `trace` Playwright
+   * trace zip (default false). Default: all defaults.
+   */
+  options?: RunOptionsInput;
+  /**
+   * Directory under which video and trace are recorded before they are stored (a private
+   * subdirectory, removed when the run ends). Default: the OS temp directory.
+   */
+  tempDir?: string;
   /** Called, and awaited, after each action with its result. Default: none. */
   onActionResult?: (result: ActionResult) => Promise<void> | void;
   /** Told about problems that don't change the outcome (a screenshot that failed). Default: silent. */
@@ -51,11 +73,13 @@ export interface ActionResult {
   type: ActionType;
   /** `skipped`: an optional action that failed. */
   status: "passed" | "failed" | "skipped";
+  /** When the action itself started (after its realtime pause, if any). */
   startedAt: Date;
+  /** How long the action took, in milliseconds (its realtime pause not included). */
   durationMs: number;
   /** The selector candidate that matched, e.g. `testid=login-button`. */
   selectorUsed?: string;
-  /** Every candidate checked, in order. */
+  /** Every candidate checked, in order; an ambiguous one reads `id=x (3 matches, needs exactly 1)`. */
   selectorsTried?: string[];
   /** The page's URL after the action (sensitive values redacted). */
   pageUrl?: string;
@@ -75,18 +99,24 @@ export interface RunResult {
   outcome: RunOutcome;
   /** Results of the actions that ran, in order. Actions after a failure are not listed. */
   actions: ActionResult[];
-  counts: { total: number; passed: number; failed: number; skipped: number };
+  /**
+   * `total` is the recording's number of actions; passed + failed + skipped count the reported
+   * results, so `total` minus their sum were never run. Always passed + failed + skipped ≤ total,
+   * and a `passed` outcome has passed + skipped = total (see `countsProblem`).
+   */
+  counts: RunCounts;
   error?: { kind: ErrorKind; message: string; actionIndex?: number };
   durationMs: number;
   /** `signal.reason`, when aborted. */
   abortReason?: unknown;
+  /** Keys of the run-wide artifacts stored (video, trace), when asked for and recorded. */
+  artifacts: RunArtifacts;
 }
 
 /** How long a failure screenshot may take, in milliseconds. */
 const SCREENSHOT_TIMEOUT_MS = 5_000;
 /** How long the screenshot taken when the run times out may take, in milliseconds. */
 const TIMEOUT_SCREENSHOT_TIMEOUT_MS = 2_000;
-const REDACTED = "[redacted]";
 
 type StopCause = { kind: "aborted"; reason: unknown } | { kind: "timeout"; timeoutMs: number };
 
@@ -98,15 +128,38 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
   const runStarted = performance.now();
   const total = options.recording.actions.length;
   const results: ActionResult[] = [];
-  const finish = (outcome: RunOutcome, extra: Partial<RunResult> = {}): RunResult => ({
-    outcome,
-    actions: results,
-    counts: countResults(total, results),
-    durationMs: Math.round(performance.now() - runStarted),
-    ...extra,
-  });
+  let redact = (text: string): string => text;
+  const finish = (outcome: RunOutcome, extra: Partial<RunResult> = {}): RunResult => {
+    const result: RunResult = {
+      outcome,
+      actions: results,
+      counts: countResults(total, results),
+      durationMs: Math.round(performance.now() - runStarted),
+      artifacts: {},
+      ...extra,
+    };
+    if (result.error !== undefined) result.error = { ...result.error, message: redact(result.error.message) };
+    // Never report a pass the counts don't support: that would be a runner bug, and a silent one.
+    const problem = countsProblem(result.counts, result.outcome);
+    if (problem === null) return result;
+    return {
+      ...result,
+      outcome: "errored",
+      error: { kind: "permanent", message: `Internal runner error: ${problem}` },
+    };
+  };
 
   if (options.signal?.aborted) return finish("aborted", abortedFields(options.signal.reason));
+
+  const parsedOptions = runOptionsSchema.safeParse(options.options ?? {});
+  if (!parsedOptions.success) {
+    const issues = parsedOptions.error.issues
+      .slice(0, 10)
+      .map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`)
+      .join("; ");
+    return finish("errored", { error: { kind: "permanent", message: `Invalid run options: ${issues}` } });
+  }
+  const runOptions = parsedOptions.data;
 
   let recording: Recording;
   try {
@@ -117,16 +170,33 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
     }
     throw error;
   }
-  const redact = redactorFor(recording);
+  redact = createRedactor([
+    ...sensitiveVariableValues(recording, options.variables ?? {}),
+    ...recording.actions.flatMap((action) =>
+      action.type === "input" && action.sensitive === true ? [action.value] : [],
+    ),
+  ]);
+  const redactResult = (result: ActionResult): ActionResult => ({
+    ...result,
+    ...(result.selectorUsed === undefined ? {} : { selectorUsed: redact(result.selectorUsed) }),
+    ...(result.selectorsTried === undefined ? {} : { selectorsTried: result.selectorsTried.map(redact) }),
+    ...(result.pageUrl === undefined ? {} : { pageUrl: redact(result.pageUrl) }),
+    ...(result.error === undefined ? {} : { error: { ...result.error, message: redact(result.error.message) } }),
+  });
 
+  const evidence = await RunEvidence.create(runOptions, options.tempDir);
   const control = new RunControl();
   let context: BrowserContext | null = null;
   let page: Page | null = null;
   control.onStop = async (cause) => {
-    if (cause.kind === "timeout" && page !== null) {
-      control.timeoutScreenshot = await page
-        .screenshot({ type: "png", timeout: TIMEOUT_SCREENSHOT_TIMEOUT_MS })
-        .catch(() => null);
+    if (cause.kind === "timeout") {
+      if (page !== null && runOptions.screenshots !== "off") {
+        control.timeoutScreenshot = await page
+          .screenshot({ type: "png", timeout: TIMEOUT_SCREENSHOT_TIMEOUT_MS })
+          .catch(() => null);
+      }
+      // A timed-out run is exactly the one whose trace is worth reading.
+      await evidence.stopTrace(options.logger);
     }
     await context?.close().catch(() => undefined);
   };
@@ -157,8 +227,9 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
     }
   };
   const report = async (result: ActionResult) => {
-    results.push(result);
-    await options.onActionResult?.(result);
+    const redacted = redactResult(result);
+    results.push(redacted);
+    await options.onActionResult?.(redacted);
   };
 
   /** The result once `control` stopped the run; `current` is the action that was interrupted. */
@@ -198,11 +269,47 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
     return finish("failed", { error: { kind: "test_failure", message, actionIndex: current.index } });
   };
 
-  try {
-    const contextPromise = pool.newContext(recording.viewport === undefined ? {} : { viewport: recording.viewport });
-    let opened: BrowserContext | null;
+  const contextOptions = (): NewContextOptions => ({
+    ...(recording.viewport === undefined ? {} : { viewport: recording.viewport }),
+    ...(evidence.recordVideo === undefined ? {} : { recordVideo: evidence.recordVideo }),
+  });
+  /** A context and its page; without video when Playwright's ffmpeg is missing (video is evidence, not the test). */
+  const openPage = async (): Promise<{ context: BrowserContext; page: Page }> => {
+    const first = await pool.newContext(contextOptions());
     try {
-      opened = await Promise.race([contextPromise, control.stopped.then(() => null)]);
+      return { context: first, page: await first.newPage() };
+    } catch (error) {
+      await first.close().catch(() => undefined);
+      if (evidence.recordVideo === undefined || !isFfmpegMissingError(error)) throw error;
+      options.logger?.warn(
+        { err: error },
+        "video needs Playwright's ffmpeg (npx playwright install ffmpeg); this run is recorded without video",
+      );
+      evidence.disableVideo();
+      const second = await pool.newContext(contextOptions());
+      return { context: second, page: await second.newPage() };
+    }
+  };
+
+  let shutdown: Promise<void> | null = null;
+  /** Stops timers, saves the trace and closes the context; once, whichever way the run ends. */
+  const shutDown = (): Promise<void> => {
+    shutdown ??= (async () => {
+      if (runTimer !== undefined) clearTimeout(runTimer);
+      options.signal?.removeEventListener("abort", onAbort);
+      await control.settled();
+      // When the run was stopped, onStop already closed the context (and saved what it could).
+      if (control.cause === null && context !== null) await evidence.stopTrace(options.logger);
+      await context?.close().catch(() => undefined);
+    })();
+    return shutdown;
+  };
+
+  const run = async (): Promise<RunResult> => {
+    const opening = openPage();
+    let opened: { context: BrowserContext; page: Page } | null;
+    try {
+      opened = await Promise.race([opening, control.stopped.then(() => null)]);
     } catch (error) {
       if (control.cause !== null) return await stoppedResult();
       throw new RunError("transient", `Could not open a browser context: ${cleanMessage(String(error))}`, {
@@ -210,15 +317,23 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
       });
     }
     if (opened === null || control.cause !== null) {
-      void contextPromise.then((late) => late.close()).catch(() => undefined);
+      void opening.then((late) => late.context.close()).catch(() => undefined);
       return await stoppedResult();
     }
-    context = opened;
+    context = opened.context;
+    page = opened.page;
+    const dialogAnswer = recording.dialogs ?? "accept";
+    // Without a listener Playwright dismisses every dialog; with one, each must be answered or the
+    // page hangs. Answering can race the page closing, which is fine.
+    context.on("dialog", (dialog) => {
+      answerDialog(dialog, dialogAnswer).catch(() => undefined);
+    });
+    await evidence.startTrace(context, options.logger);
+    const activePage = page;
 
     try {
-      page = await context.newPage();
       if (recording.startUrl !== undefined) {
-        await gotoUrl(page, recording.startUrl, "load", options.actionTimeoutMs);
+        await gotoUrl(activePage, recording.startUrl, "load", options.actionTimeoutMs);
       }
     } catch (error) {
       if (control.cause !== null) return await stoppedResult();
@@ -227,27 +342,45 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
       if (failure.retryable) throw new RunError(failure.kind, message, { cause: error });
       return finish(outcomeFor(failure.kind), { error: { kind: failure.kind, message } });
     }
-    const activePage = page;
 
     for (const [index, action] of recording.actions.entries()) {
       if (control.cause !== null) return await stoppedResult();
+      const delayMs = realtimeDelayMs(action.delayBeforeMs, runOptions);
+      if (delayMs > 0) {
+        const waitStartedAt = new Date();
+        const waitStarted = performance.now();
+        await sleep(delayMs, control.signal);
+        if (control.cause !== null) {
+          return await stoppedResult({ index, startedAt: waitStartedAt, started: waitStarted, trace: {} });
+        }
+      }
+
       const timeoutMs = action.timeoutMs ?? options.actionTimeoutMs;
       const startedAt = new Date();
       const started = performance.now();
       const deadline = Date.now() + timeoutMs;
       const trace: SelectorTrace = {};
+      const scope = frameScope(activePage, action.frame);
       const actionContext: ActionContext = {
         page: activePage,
+        scope,
+        frame: action.frame,
         action,
         timeoutMs,
         deadline,
         remainingMs: () => Math.max(1, deadline - Date.now()),
         signal: control.signal,
-        resolve: async (selector: Selector): Promise<ResolvedSelector> => {
-          const resolved = await resolveSelector(activePage, selector, {
+        pace: async (recordedMs: number) => {
+          const ms = realtimeDelayMs(recordedMs, runOptions);
+          if (ms > 0) await sleep(ms, control.signal);
+        },
+        resolve: async (selector: Selector, resolveOptions: ResolveOptions = {}): Promise<ResolvedSelector> => {
+          const resolved = await resolveSelector(scope, selector, {
             timeoutMs,
             deadline,
             signal: control.signal,
+            ...(resolveOptions.visible === undefined ? {} : { visible: resolveOptions.visible }),
+            ...(action.frame === undefined ? {} : { frame: action.frame }),
             onTried: (tried) => {
               trace.selectorsTried = tried;
             },
@@ -276,12 +409,14 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
         startedAt,
         durationMs: Math.round(performance.now() - started),
         ...trace,
-        pageUrl: redact(activePage.url()),
+        pageUrl: activePage.url(),
       };
-      if (passed) {
-        const screenshotKey = options.screenshotEveryAction
+      const everyKey = async (): Promise<string | undefined> =>
+        runOptions.screenshots === "every"
           ? await storeScreenshot(`${options.artifactPrefix}/action-${index + 1}.png`, await captureScreenshot())
           : undefined;
+      if (passed) {
+        const screenshotKey = await everyKey();
         await report({ ...base, status: "passed", ...(screenshotKey === undefined ? {} : { screenshotKey }) });
         continue;
       }
@@ -290,21 +425,37 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
       const error = { kind: classified.kind, message: redact(cleanMessage(classified.message)) };
       if (classified.retryable) throw new RunError(error.kind, error.message, { cause: failure });
       if (action.optional) {
-        await report({ ...base, status: "skipped", error });
+        const screenshotKey = await everyKey();
+        await report({ ...base, status: "skipped", error, ...(screenshotKey === undefined ? {} : { screenshotKey }) });
         continue;
       }
-      const screenshotKey = await storeScreenshot(failureKey(options.artifactPrefix, index), await captureScreenshot());
+      const screenshotKey =
+        runOptions.screenshots === "off"
+          ? undefined
+          : await storeScreenshot(failureKey(options.artifactPrefix, index), await captureScreenshot());
       await report({ ...base, status: "failed", error, ...(screenshotKey === undefined ? {} : { screenshotKey }) });
       return finish(outcomeFor(error.kind), { error: { ...error, actionIndex: index } });
     }
     // A required failure returned above, so getting here means every required action passed.
     return finish("passed");
+  };
+
+  try {
+    const result = await run();
+    await shutDown();
+    // The video is complete only once the context has closed.
+    const artifacts = await evidence.store(page, options.artifacts, options.artifactPrefix, options.logger);
+    return { ...result, artifacts };
   } finally {
-    if (runTimer !== undefined) clearTimeout(runTimer);
-    options.signal?.removeEventListener("abort", onAbort);
-    await control.settled();
-    await context?.close().catch(() => undefined);
+    await shutDown();
+    await evidence.dispose();
   }
+}
+
+/** Answers a browser dialog as the recording says; a prompt accepted gets its default text. */
+async function answerDialog(dialog: Dialog, answer: "accept" | "dismiss"): Promise<void> {
+  if (answer === "dismiss") await dialog.dismiss();
+  else await dialog.accept(dialog.type() === "prompt" ? dialog.defaultValue() : undefined);
 }
 
 interface SelectorTrace {
@@ -365,19 +516,6 @@ function prepareRecording(recording: Recording, variables: Readonly<Record<strin
   return applyVariables(parsed.data, variables);
 }
 
-/** Replaces every sensitive input value in a text, so secrets never reach results or logs. */
-function redactorFor(recording: Recording): (text: string) => string {
-  const secrets = [
-    ...new Set(
-      recording.actions.flatMap((action) =>
-        action.type === "input" && action.sensitive === true && action.value !== "" ? [action.value] : [],
-      ),
-    ),
-  ].sort((a, b) => b.length - a.length);
-  if (secrets.length === 0) return (text) => text;
-  return (text) => secrets.reduce((redacted, secret) => redacted.split(secret).join(REDACTED), text);
-}
-
 function outcomeFor(kind: ErrorKind): RunOutcome {
   switch (kind) {
     case "test_failure":
@@ -407,10 +545,4 @@ function abortedFields(reason: unknown): Partial<RunResult> {
 
 function failureKey(prefix: string, index: number): string {
   return `${prefix}/action-${index + 1}-failure.png`;
-}
-
-function countResults(total: number, results: readonly ActionResult[]): RunResult["counts"] {
-  const counts = { total, passed: 0, failed: 0, skipped: 0 };
-  for (const result of results) counts[result.status] += 1;
-  return counts;
 }

@@ -1,9 +1,19 @@
-export type { ActionContext, ActionExecutor, ActionExecutors } from "./actions/index.ts";
-export { ACTION_EXECUTORS } from "./actions/index.ts";
+export type {
+  ActionContext,
+  ActionExecutor,
+  ActionExecutors,
+  ResolveOptions,
+  Scope,
+} from "./actions/index.ts";
+export { ACTION_EXECUTORS, DEFAULT_MODAL_SELECTOR, keyChord } from "./actions/index.ts";
 export * from "./artifacts.ts";
 export * from "./chromium.ts";
 export { classifyError, isBrowserGoneError } from "./classify.ts";
+export { countResults, countsProblem, type RunCounts } from "./counts.ts";
+export type { RunArtifacts } from "./evidence.ts";
 export * from "./execute.ts";
 export * from "./pool.ts";
+export { createRedactor, REDACTED } from "./redact.ts";
 export * from "./selectors.ts";
-export { applyVariables } from "./variables.ts";
+export { realtimeDelayMs } from "./timing.ts";
+export { applyVariables, sensitiveVariableValues } from "./variables.ts";

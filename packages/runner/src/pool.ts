@@ -32,6 +32,11 @@ export interface BrowserPoolOptions {
 export interface NewContextOptions {
   /** Page size in CSS pixels. Default: Playwright's 1280×720. */
   viewport?: { width: number; height: number };
+  /**
+   * Record a WebM video of every page into `dir` (needs Playwright's ffmpeg:
+   * `npx playwright install ffmpeg`). Default: no video.
+   */
+  recordVideo?: { dir: string };
 }
 
 /**
@@ -123,6 +128,9 @@ export class BrowserPool {
   }
 }
 
-function contextOptions(opts: NewContextOptions): { viewport?: { width: number; height: number } } {
-  return opts.viewport === undefined ? {} : { viewport: opts.viewport };
+function contextOptions(opts: NewContextOptions): NewContextOptions {
+  return {
+    ...(opts.viewport === undefined ? {} : { viewport: opts.viewport }),
+    ...(opts.recordVideo === undefined ? {} : { recordVideo: { dir: opts.recordVideo.dir } }),
+  };
 }

@@ -1,5 +1,5 @@
-import { RunError, type Selector, type SelectorCandidate } from "@conveyor/core";
-import type { Locator, Page } from "playwright-core";
+import { HIGH_CONFIDENCE, RunError, type Selector, type SelectorCandidate } from "@conveyor/core";
+import type { FrameLocator, Locator, Page } from "playwright-core";
 import { isBrowserGoneError } from "./classify.ts";
 import { sleep } from "./sleep.ts";
 
@@ -71,27 +71,41 @@ export function describeSelector(selector: Selector): string {
   return typeof selector === "string" ? selector : selector.map(describeCandidate).join(" | ");
 }
 
+/**
+ * Where selectors are looked up: the page itself, or an iframe in it (a FrameLocator). Both offer
+ * the same locating methods (`locator`, `getByText`, …), so nothing below cares which it got.
+ */
+export type Scope = Page | FrameLocator;
+
 /** The Playwright locator for one candidate. Values are escaped, never spliced into CSS raw. */
-export function candidateLocator(page: Page, candidate: SelectorCandidate): Locator {
+export function candidateLocator(scope: Scope, candidate: SelectorCandidate): Locator {
   const { value } = candidate;
   switch (candidate.strategy) {
     case "css":
-      return page.locator(value);
+      return scope.locator(value);
     case "testid":
-      return page.locator(`[data-testid=${cssString(value)}]`);
+      return scope.locator(`[data-testid=${cssString(value)}]`);
     case "id":
-      return page.locator(`#${cssEscapeIdentifier(value)}`);
+      return scope.locator(`#${cssEscapeIdentifier(value)}`);
     case "text":
-      return page.getByText(value, { exact: true });
+      return scope.getByText(value, { exact: true });
+    case "text-contains":
+      return scope.getByText(value);
     case "xpath":
-      return page.locator(`xpath=${value}`);
+      return scope.locator(`xpath=${value}`);
     case "aria-label":
-      return page.locator(`[aria-label=${cssString(value)}]`);
+      return scope.locator(`[aria-label=${cssString(value)}]`);
     case "name":
-      return page.locator(`[name=${cssString(value)}]`);
+      return scope.locator(`[name=${cssString(value)}]`);
     case "role":
       // Playwright types roles as a union of ARIA role names; an unknown one simply matches nothing.
-      return page.getByRole(value as Parameters<Page["getByRole"]>[0]);
+      return scope.getByRole(value as Parameters<Page["getByRole"]>[0]);
+    case "placeholder":
+      return scope.locator(`[placeholder=${cssString(value)}]`);
+    case "href":
+      return scope.locator(`a[href*=${cssString(value)}]`);
+    case "src":
+      return scope.locator(`[src*=${cssString(value)}]`);
     default: {
       const unreachable: never = candidate.strategy;
       throw new RunError("permanent", `Unknown selector strategy ${String(unreachable)}`);
@@ -99,12 +113,20 @@ export function candidateLocator(page: Page, candidate: SelectorCandidate): Loca
   }
 }
 
+/** Whether a candidate must match exactly one element to be used (see HIGH_CONFIDENCE in core). */
+export function needsUniqueMatch(candidate: SelectorCandidate): boolean {
+  return candidate.confidence !== undefined && candidate.confidence >= HIGH_CONFIDENCE;
+}
+
 export interface ResolvedSelector {
-  /** The first element the winning candidate matches. */
+  /** The element the winning candidate matches (its first match, for low-confidence candidates). */
   locator: Locator;
   /** The winning candidate, e.g. `testid=login-button`. */
   selectorUsed: string;
-  /** Every candidate checked, in order, winner included. */
+  /**
+   * Every candidate checked, in order, winner included. A high-confidence candidate skipped for
+   * matching several elements is annotated: `id=foo (3 matches, needs exactly 1)`.
+   */
   selectorsTried: string[];
 }
 
@@ -117,59 +139,105 @@ export interface ResolveSelectorOptions {
   signal?: AbortSignal;
   /** Told which candidates were tried so far, also when resolution fails. */
   onTried?: (selectorsTried: string[]) => void;
+  /** Count only visible elements. Default: false (any attached element counts). */
+  visible?: boolean;
+  /** The frame `scope` stands for, as the recording wrote it; named in the failure message. Default: none. */
+  frame?: string;
 }
 
 /** Pause between polls, in milliseconds: quick at first, for content that is nearly there. */
 const POLL_INTERVALS_MS = [0, 50, 100, 250, 500];
 
+/** What a candidate matched the last time it was checked. */
+type Observation = { count: number } | { invalid: string };
+
 /**
- * The first candidate that matches at least one element. Content may still be loading, so
- * candidates are polled, in order, until one matches or `timeoutMs` passes; then a test_failure.
+ * The first usable candidate: one matching exactly one element when its confidence is at least
+ * HIGH_CONFIDENCE (a "sure" selector that now matches several has gone stale, and clicking the
+ * first of them would act on the wrong element), else one matching at least one. Content may
+ * still be loading, so candidates are polled, in order, until one is usable or `timeoutMs`
+ * passes; then a test_failure listing what each candidate matched.
  */
 export async function resolveSelector(
-  page: Page,
+  scope: Scope,
   selector: Selector,
   options: ResolveSelectorOptions,
 ): Promise<ResolvedSelector> {
   const candidates = selectorCandidates(selector);
   const deadline = options.deadline ?? Date.now() + options.timeoutMs;
-  const tried: string[] = [];
-  const invalid = new Map<string, string>();
+  // Insertion order is the order candidates were first checked.
+  const observed = new Map<string, { candidate: SelectorCandidate; last: Observation | null }>();
+  const triedList = (): string[] =>
+    [...observed].map(([description, { candidate, last }]) =>
+      last !== null && "count" in last && last.count > 1 && needsUniqueMatch(candidate)
+        ? `${description} (${last.count} matches, needs exactly 1)`
+        : description,
+    );
+  const isInvalid = (description: string): boolean => {
+    const last = observed.get(description)?.last;
+    return last != null && "invalid" in last;
+  };
 
   for (let round = 0; ; round++) {
     for (const candidate of candidates) {
       const description = describeCandidate(candidate);
-      if (invalid.has(description)) continue;
-      if (!tried.includes(description)) {
-        tried.push(description);
-        options.onTried?.([...tried]);
-      }
-      const locator = candidateLocator(page, candidate);
-      let count: number;
+      if (isInvalid(description)) continue;
+      const entry = observed.get(description) ?? { candidate, last: null };
+      observed.set(description, entry);
+      const all = candidateLocator(scope, candidate);
+      const locator = options.visible ? all.filter({ visible: true }) : all;
       try {
-        count = await locator.count();
+        entry.last = { count: await locator.count() };
       } catch (error) {
         if (isBrowserGoneError(error) || options.signal?.aborted) throw error;
         // A malformed selector (bad CSS or XPath) can never match; let the others have a go.
-        invalid.set(description, firstLine(error));
-        continue;
+        entry.last = { invalid: firstLine(error) };
       }
-      if (count >= 1) return { locator: locator.first(), selectorUsed: description, selectorsTried: [...tried] };
+      options.onTried?.(triedList());
+      const count = "count" in entry.last ? entry.last.count : 0;
+      const usable = needsUniqueMatch(candidate) ? count === 1 : count >= 1;
+      if (usable) return { locator: locator.first(), selectorUsed: description, selectorsTried: triedList() };
     }
     const remaining = deadline - Date.now();
-    if (remaining <= 0 || invalid.size === candidates.length || options.signal?.aborted) break;
+    const allInvalid = candidates.every((candidate) => isInvalid(describeCandidate(candidate)));
+    if (remaining <= 0 || allInvalid || options.signal?.aborted) break;
     const interval = POLL_INTERVALS_MS[Math.min(round + 1, POLL_INTERVALS_MS.length - 1)] ?? 500;
     await sleep(Math.min(interval, remaining), options.signal);
   }
 
-  const problems = [...invalid].map(([description, message]) => `; ${description} is invalid: ${message}`).join("");
+  const details = [...observed].map(([description, { candidate, last }]) => {
+    if (last === null) return `${description} (not checked)`;
+    if ("invalid" in last) return `${description} (invalid: ${last.invalid})`;
+    const matches = `${last.count} ${options.visible ? "visible " : ""}match${last.count === 1 ? "" : "es"}`;
+    return needsUniqueMatch(candidate) && last.count > 1
+      ? `${description} (${matches}, needs exactly 1)`
+      : `${description} (${matches})`;
+  });
+  const where = options.frame === undefined ? "" : ` in frame ${JSON.stringify(options.frame)}`;
   throw new RunError(
     "test_failure",
-    `No element matched selector(s): ${describeSelector(selector)} (tried: ${tried.join(", ")} for ${options.timeoutMs} ms${problems})`,
+    `No ${options.visible ? "visible " : ""}element matched selector(s): ${describeSelector(selector)}${where} within ${options.timeoutMs} ms; tried: ${details.join(", ")}`,
   );
 }
 
 function firstLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split("\n", 1)[0] ?? message;
+}
+
+/** Separates nested frames in an action's `frame`: outermost first. */
+export const FRAME_SEPARATOR = " >>> ";
+
+/**
+ * Where an action with `frame` looks for elements: each iframe selector in turn, outermost
+ * first. A frame that is not there yet is waited for by the locators built on it.
+ */
+export function frameScope(page: Page, frame: string | undefined): Scope {
+  if (frame === undefined) return page;
+  let scope: Scope = page;
+  for (const part of frame.split(FRAME_SEPARATOR)) {
+    const selector = part.trim();
+    if (selector !== "") scope = scope.frameLocator(selector);
+  }
+  return scope;
 }

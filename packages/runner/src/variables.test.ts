@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: recordings spell variables as ${NAME}
 import { RunError, recordingSchema } from "@conveyor/core";
 import { describe, expect, it } from "vitest";
-import { applyVariables } from "./variables.ts";
+import { applyVariables, sensitiveVariableValues } from "./variables.ts";
 
 const recording = recordingSchema.parse({
   name: "vars",
@@ -43,7 +43,52 @@ describe("applyVariables", () => {
     expect(caught).toBeInstanceOf(RunError);
     expect(caught).toMatchObject({ kind: "permanent" });
     expect((caught as Error).message).toBe(
-      "Missing variable(s): Q (used by action 1), FIELD (used by action 2, action 4), KEY (used by action 3), NAME (used by action 4). Pass a value for each in the run's variables.",
+      "Missing variable(s): Q (used by action 1), FIELD (used by action 2, action 4), KEY (used by action 3), NAME (used by action 4). Pass a value for each in the run's variables, or declare a default in the recording's variables.",
     );
+  });
+});
+
+describe("declared variables", () => {
+  const declared = recordingSchema.parse({
+    name: "declared",
+    variables: [
+      { name: "BASE", default: "http://default" },
+      { name: "PASSWORD", sensitive: true },
+      { name: "TOKEN", sensitive: true, default: "t0k" },
+    ],
+    startUrl: "${BASE}/login",
+    actions: [
+      { type: "input", frame: "#${FRAME}", selector: "#p", value: "${PASSWORD}" },
+      { type: "select", selector: "#s", label: "${LABEL}" },
+      { type: "hover", selector: "[title='${TOKEN}']" },
+      { type: "scroll", y: 10 },
+      { type: "modal", state: "open", selector: [{ strategy: "text", value: "${TOKEN}" }] },
+    ],
+  });
+
+  it("fills from the run, else the declared default, in every new field", () => {
+    const applied = applyVariables(declared, { PASSWORD: "pw", FRAME: "f", LABEL: "L" });
+    expect(applied.startUrl).toBe("http://default/login");
+    expect(applied.actions).toEqual([
+      { type: "input", frame: "#f", selector: "#p", value: "pw" },
+      { type: "select", selector: "#s", label: "L" },
+      { type: "hover", selector: "[title='t0k']" },
+      { type: "scroll", x: 0, y: 10 },
+      { type: "modal", state: "open", selector: [{ strategy: "text", value: "t0k" }] },
+    ]);
+    expect(applyVariables(declared, { BASE: "http://run", PASSWORD: "pw", FRAME: "f", LABEL: "L" }).startUrl).toBe(
+      "http://run/login",
+    );
+  });
+
+  it("names a variable with neither a value nor a default", () => {
+    expect(() => applyVariables(declared, { FRAME: "f", LABEL: "L" })).toThrow(
+      "Missing variable(s): PASSWORD (used by action 1).",
+    );
+  });
+
+  it("lists the values of sensitive variables as the run uses them", () => {
+    expect(sensitiveVariableValues(declared, { PASSWORD: "pw" })).toEqual(["pw", "t0k"]);
+    expect(sensitiveVariableValues(declared, { TOKEN: "run-token", PASSWORD: "" })).toEqual(["run-token"]);
   });
 });

@@ -24,6 +24,36 @@
  * - `/slow-response?ms=5000`: the server itself waits `ms` milliseconds before answering.
  * - `/tricky`: awkward attribute values for selector escaping: an element with
  *   `data-testid='say "hi" \ now'` (text `Tricky testid`) and one with `id="a:b.c"` (text `Tricky id`).
+ * - `/checkboxes`: a checkbox `#terms` (name `terms`) and a radio group `plan` (`#plan-free`,
+ *   `#plan-pro`); `#summary` reads `terms=<yes|no> plan=<value|none>` after every change.
+ * - `/hover`: a menu `#menu`; `#submenu` (with a link `#submenu-link`, text `Settings`, to
+ *   `/welcome?user=hover`) shows only while the mouse is over the menu (CSS :hover), and
+ *   `mouseenter` writes `entered` into `#hover-state`.
+ * - `/modal`: `#open-modal` shows `<div role="dialog" id="modal">` after ~300 ms; its
+ *   `#close-modal` hides it again. The hidden dialog stays in the DOM.
+ * - `/scroll`: a 4000 px tall page and a 200 px scroll container `#box` (2000 px of content);
+ *   scrolling writes `x,y` into `#scrollpos` (window) and `#boxpos` (box).
+ * - `/dialogs`: `#alert` (then `#alert-result` reads `alerted`), `#confirm` (result `true`/`false`
+ *   in `#confirm-result`), `#prompt` (answer, or `null`, in `#prompt-result`; default `fixture`).
+ * - `/iframe`: `<iframe id="frame" src="/frame-inner">`; `/frame-inner` has `#inner-input` and
+ *   `#inner-button`, which writes `inner: <value>` into `#inner-result`. `/iframe-nested` puts
+ *   `/iframe` in `<iframe id="outer">`.
+ * - `/keys`: `#field`; Enter in it writes `submitted: <value>` into `#result`; Control+K anywhere
+ *   writes `shortcut` into `#shortcut`.
+ * - `/title`: title `Fixture Title`; `/late-title?ms=500` changes its title to `Late Title` after
+ *   `ms`.
+ * - `/form-submit`: a form `#form` with `#q` and no submit button; its submit handler navigates
+ *   to `/submitted?q=<value>` (`#submitted` reads `submitted: <value>`). `/script-form` handles
+ *   submit by script without navigating (`#status` reads `handled: <value>`).
+ * - `/double`: `#target`; a double click writes `double` into `#dbl`, a right click writes
+ *   `context` into `#ctx`, a Shift+click writes `shift` into `#mod`, and any click writes the
+ *   element-relative offset `x,y` into `#pos`.
+ * - `/lists`: selector-strategy targets: three `.item` buttons with `data-testid="dup"` (text
+ *   `Dup 1`…`Dup 3`), one `data-testid="only"` button (text `Only testid`) that writes `clicked`
+ *   into `#only-result`, `<input placeholder="Your email">`, `<a href="/welcome?user=link">`
+ *   (text `Go`), `<img src="/pixel.png?v=1" alt="pixel">`, a paragraph `A longer sentence here`,
+ *   and a `<select id="late-select">` whose options `a`/`b` (labels `Alpha`/`Beta`) arrive 300 ms
+ *   after load.
  * - `/`: links to all of the above.
  *
  * `close()` ends open connections and pending slow responses, so nothing is left running.
@@ -36,6 +66,12 @@ export interface FixtureSite {
   url: string;
   close(): Promise<void>;
 }
+
+/** A 1×1 transparent PNG, for `src` selectors. */
+const PIXEL_PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=",
+  "base64",
+);
 
 /** Longest delay `?ms=` accepts, in milliseconds. */
 const MAX_DELAY_MS = 600_000;
@@ -95,7 +131,25 @@ export async function startFixtureSite(): Promise<FixtureSite> {
           200,
           page(
             "Fixture site",
-            ["/login", "/select", "/delayed", "/slow", "/slow-response", "/tricky"]
+            [
+              "/login",
+              "/select",
+              "/delayed",
+              "/slow",
+              "/slow-response",
+              "/tricky",
+              "/checkboxes",
+              "/hover",
+              "/modal",
+              "/scroll",
+              "/dialogs",
+              "/iframe",
+              "/keys",
+              "/title",
+              "/form-submit",
+              "/double",
+              "/lists",
+            ]
               .map((path) => `<a href="${path}">${path}</a>`)
               .join("<br>"),
           ),
@@ -173,6 +227,248 @@ export async function startFixtureSite(): Promise<FixtureSite> {
 <div id="a:b.c">Tricky id</div>`,
           ),
         );
+      case "/checkboxes":
+        return send(
+          res,
+          200,
+          page(
+            "Checkboxes",
+            `<label><input type="checkbox" id="terms" name="terms"> I agree</label>
+<fieldset><legend>Plan</legend>
+  <label><input type="radio" name="plan" id="plan-free" value="free"> Free</label>
+  <label><input type="radio" name="plan" id="plan-pro" value="pro"> Pro</label>
+</fieldset>
+<p id="summary">terms=no plan=none</p>
+<script>
+  const update = () => {
+    const plan = document.querySelector("input[name=plan]:checked");
+    document.getElementById("summary").textContent =
+      "terms=" + (document.getElementById("terms").checked ? "yes" : "no") + " plan=" + (plan ? plan.value : "none");
+  };
+  for (const input of document.querySelectorAll("input")) input.addEventListener("change", update);
+</script>`,
+          ),
+        );
+      case "/hover":
+        return send(
+          res,
+          200,
+          page(
+            "Hover",
+            `<style>#submenu { display: none; } #menu:hover #submenu { display: block; } #menu { width: 200px; }</style>
+<div id="menu"><span>Menu</span><div id="submenu"><a id="submenu-link" href="/welcome?user=hover">Settings</a></div></div>
+<p id="hover-state">idle</p>
+<p style="margin-top: 300px">far away</p>
+<script>
+  document.getElementById("menu").addEventListener("mouseenter", () => {
+    document.getElementById("hover-state").textContent = "entered";
+  });
+</script>`,
+          ),
+        );
+      case "/modal":
+        return send(
+          res,
+          200,
+          page(
+            "Modal",
+            `<button id="open-modal">Open</button>
+<div role="dialog" id="modal" hidden><p>Hello from the modal</p><button id="close-modal">Close</button></div>
+<script>
+  document.getElementById("open-modal").addEventListener("click", () => {
+    setTimeout(() => { document.getElementById("modal").hidden = false; }, 300);
+  });
+  document.getElementById("close-modal").addEventListener("click", () => {
+    document.getElementById("modal").hidden = true;
+  });
+</script>`,
+          ),
+        );
+      case "/scroll":
+        return send(
+          res,
+          200,
+          page(
+            "Scroll",
+            `<p id="scrollpos">0,0</p>
+<div id="box" style="height: 200px; width: 300px; overflow: auto;"><div style="height: 2000px; width: 1000px;">box content</div></div>
+<p id="boxpos">0,0</p>
+<div style="height: 4000px;">tall</div>
+<script>
+  window.addEventListener("scroll", () => {
+    document.getElementById("scrollpos").textContent = Math.round(window.scrollX) + "," + Math.round(window.scrollY);
+  });
+  const box = document.getElementById("box");
+  box.addEventListener("scroll", () => {
+    document.getElementById("boxpos").textContent = Math.round(box.scrollLeft) + "," + Math.round(box.scrollTop);
+  });
+</script>`,
+          ),
+        );
+      case "/dialogs":
+        return send(
+          res,
+          200,
+          page(
+            "Dialogs",
+            `<button id="alert">Alert</button> <button id="confirm">Confirm</button> <button id="prompt">Prompt</button>
+<p id="alert-result"></p><p id="confirm-result"></p><p id="prompt-result"></p>
+<script>
+  document.getElementById("alert").addEventListener("click", () => {
+    alert("Hello");
+    document.getElementById("alert-result").textContent = "alerted";
+  });
+  document.getElementById("confirm").addEventListener("click", () => {
+    document.getElementById("confirm-result").textContent = String(confirm("Sure?"));
+  });
+  document.getElementById("prompt").addEventListener("click", () => {
+    document.getElementById("prompt-result").textContent = String(prompt("Name?", "fixture"));
+  });
+</script>`,
+          ),
+        );
+      case "/iframe":
+        return send(
+          res,
+          200,
+          page("Iframe", `<h1>Outer page</h1><iframe id="frame" src="/frame-inner" width="400" height="200"></iframe>`),
+        );
+      case "/iframe-nested":
+        return send(
+          res,
+          200,
+          page("Nested iframe", `<iframe id="outer" src="/iframe" width="500" height="300"></iframe>`),
+        );
+      case "/frame-inner":
+        return send(
+          res,
+          200,
+          page(
+            "Inner frame",
+            `<form onsubmit="return false"><input id="inner-input"> <button id="inner-button" type="button">Go</button></form>
+<p id="inner-result"></p>
+<script>
+  document.getElementById("inner-button").addEventListener("click", () => {
+    document.getElementById("inner-result").textContent = "inner: " + document.getElementById("inner-input").value;
+  });
+</script>`,
+          ),
+        );
+      case "/keys":
+        return send(
+          res,
+          200,
+          page(
+            "Keys",
+            `<input id="field"> <p id="result"></p> <p id="shortcut"></p>
+<script>
+  document.getElementById("field").addEventListener("keydown", (event) => {
+    if (event.key === "Enter") document.getElementById("result").textContent = "submitted: " + event.target.value;
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey && (event.key === "k" || event.key === "K")) {
+      event.preventDefault();
+      document.getElementById("shortcut").textContent = "shortcut";
+    }
+  });
+</script>`,
+          ),
+        );
+      case "/title":
+        return send(res, 200, page("Fixture Title", `<h1>Title page</h1>`));
+      case "/late-title": {
+        const ms = delayFrom(url, 500);
+        return send(
+          res,
+          200,
+          page("Early Title", `<script>setTimeout(() => { document.title = "Late Title"; }, ${ms});</script>`),
+        );
+      }
+      case "/form-submit":
+        return send(
+          res,
+          200,
+          page(
+            "Form submit",
+            `<form id="form"><input id="q" name="q"></form>
+<script>
+  document.getElementById("form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    location.href = "/submitted?q=" + encodeURIComponent(document.getElementById("q").value);
+  });
+</script>`,
+          ),
+        );
+      case "/submitted": {
+        const q = url.searchParams.get("q") ?? "";
+        return send(res, 200, page("Submitted", `<p id="submitted">submitted: ${escapeHtml(q)}</p>`));
+      }
+      case "/script-form":
+        return send(
+          res,
+          200,
+          page(
+            "Script form",
+            `<form id="form"><label>Q <input id="q" name="q"></label></form><p id="status"></p>
+<script>
+  document.getElementById("form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    document.getElementById("status").textContent = "handled: " + document.getElementById("q").value;
+  });
+</script>`,
+          ),
+        );
+      case "/double":
+        return send(
+          res,
+          200,
+          page(
+            "Double",
+            `<div id="target" style="width: 200px; height: 100px; background: #ddd; user-select: none;">Target</div>
+<p id="dbl"></p><p id="ctx"></p><p id="mod"></p><p id="pos"></p>
+<script>
+  const target = document.getElementById("target");
+  target.addEventListener("dblclick", () => { document.getElementById("dbl").textContent = "double"; });
+  target.addEventListener("contextmenu", (event) => {
+    event.preventDefault();
+    document.getElementById("ctx").textContent = "context";
+  });
+  target.addEventListener("click", (event) => {
+    if (event.shiftKey) document.getElementById("mod").textContent = "shift";
+    document.getElementById("pos").textContent = Math.round(event.offsetX) + "," + Math.round(event.offsetY);
+  });
+</script>`,
+          ),
+        );
+      case "/lists":
+        return send(
+          res,
+          200,
+          page(
+            "Lists",
+            `<button class="item" data-testid="dup">Dup 1</button>
+<button class="item" data-testid="dup">Dup 2</button>
+<button class="item" data-testid="dup">Dup 3</button>
+<button data-testid="only">Only testid</button> <p id="only-result"></p>
+<input placeholder="Your email">
+<a href="/welcome?user=link">Go</a>
+<img src="/pixel.png?v=1" alt="pixel" width="1" height="1">
+<p id="sentence">A longer sentence here</p>
+<select id="late-select"></select>
+<script>
+  document.querySelector("[data-testid=only]").addEventListener("click", () => {
+    document.getElementById("only-result").textContent = "clicked";
+  });
+  setTimeout(() => {
+    document.getElementById("late-select").innerHTML = '<option value="a">Alpha</option><option value="b">Beta</option>';
+  }, 300);
+</script>`,
+          ),
+        );
+      case "/pixel.png":
+        res.writeHead(200, { "content-type": "image/png", "cache-control": "no-store" });
+        res.end(PIXEL_PNG);
+        return;
       default:
         return send(res, 404, page("Not found", `<h1 id="not-found">Not found</h1>`));
     }

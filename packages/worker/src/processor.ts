@@ -166,6 +166,7 @@ export function createRunProcessor(deps: ProcessorDeps) {
               status: "cancelled",
               durationMs: result.durationMs,
               counts: result.counts,
+              artifacts: result.artifacts,
               error: { kind: "cancelled", message: reason.message },
             },
             result.actions.length,
@@ -188,6 +189,7 @@ export function createRunProcessor(deps: ProcessorDeps) {
           status,
           durationMs: result.durationMs,
           counts: result.counts,
+          artifacts: result.artifacts,
           error: result.error
             ? { kind: result.error.kind, message: result.error.message, actionIndex: result.error.actionIndex }
             : undefined,

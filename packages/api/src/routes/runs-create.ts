@@ -14,6 +14,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { RunQueue } from "../queue.ts";
+import { importRecordingInput, recordingInputSchema } from "../recording-input.ts";
 import type { Secrets } from "../secrets.ts";
 import { runView } from "../views.ts";
 import { isWellFormed } from "./common.ts";
@@ -22,8 +23,8 @@ export const createRunBody = z
   .strictObject({
     /** A stored recording to run. Exactly one of recordingId and recording. */
     recordingId: z.string().min(1).max(64).optional(),
-    /** An inline recording to run. */
-    recording: recordingSchema.optional(),
+    /** An inline recording to run: canonical or a SaveAction export. */
+    recording: recordingInputSchema.optional(),
     /** 1 (most urgent) to 10; default 5. */
     priority: z.number().int().min(PRIORITY_MIN).max(PRIORITY_MAX).default(PRIORITY_DEFAULT),
     /** Whole-run timeout, ms; default DEFAULT_RUN_TIMEOUT_MS. */
@@ -86,7 +87,8 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
         recording = recordingSchema.parse(row.recording);
         recordingId = row.id;
       } else {
-        recording = deps.secrets.sealRecording(body.recording as Recording, "body.recording");
+        const imported = importRecordingInput(body.recording, "body.recording");
+        recording = deps.secrets.sealRecording(imported.recording, "body.recording");
       }
       const variables = deps.secrets.sealVariables(body.variables, recording);
 

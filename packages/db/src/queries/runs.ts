@@ -298,6 +298,8 @@ export async function recordActionResult(
 
 export interface RunOutcome {
   status: TerminalStatus;
+  /** Keys of the attempt's video and trace, when recorded. */
+  artifacts?: { video?: string; trace?: string } | undefined;
   durationMs: number;
   counts: { passed: number; failed: number; skipped: number };
   error?: { kind: ErrorKind; message: string; actionIndex?: number | undefined } | undefined;
@@ -325,6 +327,7 @@ export async function finishRun(
         errorKind: outcome.error?.kind ?? null,
         errorMessage: outcome.error?.message ?? null,
         failedActionIndex: outcome.error?.actionIndex ?? null,
+        artifacts: outcome.artifacts ?? {},
       })
       .where(
         and(eq(runs.projectId, projectId), eq(runs.id, runId), eq(runs.attempt, attempt), eq(runs.status, "running")),

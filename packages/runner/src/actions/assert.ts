@@ -13,7 +13,7 @@ const POLL_INTERVALS_MS = [0, 50, 100, 250, 500];
  * little late still passes. A failure says what was expected and what was there instead.
  */
 export const assert: ActionExecutor<"assert"> = async (ctx) => {
-  const { action, page } = ctx;
+  const { action, page, scope } = ctx;
   switch (action.check) {
     case "urlMatch": {
       const expected = requireExpected(action);
@@ -67,10 +67,13 @@ export const assert: ActionExecutor<"assert"> = async (ctx) => {
         const result = await poll(
           ctx,
           // biome-ignore lint/performance/useDomNodeTextContent: rendered text is what a user sees (no script or style contents)
-          () => page.locator("body").innerText({ timeout: ctx.remainingMs() }),
+          () => scope.locator("body").innerText({ timeout: ctx.remainingMs() }),
           (text) => normalize(text).includes(normalize(expected)),
         );
-        if (!result.passed) fail(`Expected the page to contain ${quote(expected)} but its text was ${actual(result)}`);
+        if (!result.passed)
+          fail(
+            `Expected ${ctx.frame === undefined ? "the page" : `frame ${quote(ctx.frame)}`} to contain ${quote(expected)} but its text was ${actual(result)}`,
+          );
         return;
       }
       const { locator, selectorUsed } = await ctx.resolve(action.selector);
@@ -84,6 +87,45 @@ export const assert: ActionExecutor<"assert"> = async (ctx) => {
           `Expected text of ${label(action.selector, selectorUsed)} to contain ${quote(expected)} but was ${actual(result)}`,
         );
       }
+      return;
+    }
+    case "elementHasValue": {
+      const selector = requireSelector(action);
+      const expected = requireExpected(action);
+      const { locator, selectorUsed } = await ctx.resolve(selector);
+      const result = await poll(
+        ctx,
+        () => locator.inputValue({ timeout: ctx.remainingMs() }),
+        (value) => value === expected,
+      );
+      if (!result.passed) {
+        fail(
+          `Expected value of ${label(selector, selectorUsed)} to be ${quote(expected)} but was ${actual(result, false)}`,
+        );
+      }
+      return;
+    }
+    case "pageTitle": {
+      const expected = requireExpected(action);
+      const result = await poll(
+        ctx,
+        () => page.title(),
+        (title) => normalize(title) === normalize(expected),
+      );
+      if (!result.passed) fail(`Expected the page title to be ${quote(expected)} but was ${actual(result)}`);
+      return;
+    }
+    case "pageLoad": {
+      // Read from the action's scope, so an action in a frame waits for that frame's document.
+      const result = await poll(
+        ctx,
+        () =>
+          scope
+            .locator(":root")
+            .evaluate((root) => root.ownerDocument.readyState, undefined, { timeout: ctx.remainingMs() }),
+        (state) => state === "complete",
+      );
+      if (!result.passed) fail(`Expected the page to finish loading but its readyState was ${actual(result)}`);
       return;
     }
     default: {
@@ -143,8 +185,8 @@ function quote(value: string): string {
   return JSON.stringify(shown);
 }
 
-function actual(result: PollResult<string>): string {
-  if (result.last !== undefined) return quote(normalize(result.last));
+function actual(result: PollResult<string>, collapseWhitespace = true): string {
+  if (result.last !== undefined) return quote(collapseWhitespace ? normalize(result.last) : result.last);
   const reason = result.error instanceof Error ? result.error.message.split("\n", 1)[0] : String(result.error);
   return `unreadable (${reason})`;
 }
@@ -161,6 +203,8 @@ function requireExpected(action: ActionOf<"assert">): string {
 }
 
 function requireSelector(action: ActionOf<"assert">): Selector {
+  // Core's schema demands a selector for elementVisible and elementText only; elementHasValue
+  // cannot work without one either, so it is checked here.
   if (action.selector === undefined) {
     throw new RunError("permanent", `Assert check "${action.check}" needs a selector`);
   }

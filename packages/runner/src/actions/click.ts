@@ -1,6 +1,20 @@
 import type { ActionExecutor } from "./types.ts";
 
+/**
+ * Clicks like the recorded user: which button, how many times (2 is a double click, with its
+ * `dblclick` event), with which keys held, and where on the element.
+ */
 export const click: ActionExecutor<"click"> = async ({ action, resolve, remainingMs }) => {
   const { locator } = await resolve(action.selector);
-  await locator.click({ button: action.button ?? "left", clickCount: action.clickCount ?? 1, timeout: remainingMs() });
+  const options = {
+    button: action.button ?? "left",
+    ...(action.modifiers === undefined ? {} : { modifiers: [...action.modifiers] }),
+    ...(action.position === undefined ? {} : { position: action.position }),
+    timeout: remainingMs(),
+  } as const;
+  if (action.clickCount === 2) {
+    await locator.dblclick(options);
+    return;
+  }
+  await locator.click({ ...options, clickCount: action.clickCount ?? 1 });
 };

@@ -1,0 +1,1 @@
+ALTER TABLE "runs" ADD COLUMN "artifacts" jsonb DEFAULT '{}'::jsonb NOT NULL;
