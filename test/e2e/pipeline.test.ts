@@ -77,6 +77,26 @@ describe("a run from POST to result", () => {
     expect(events.body.items.map((e: { type: string }) => e.type)).toEqual(["queued", "started", "finished"]);
   });
 
+  it("keeps the evidence it was asked for: a screenshot per action and a trace, served to the run's project", async () => {
+    const submitted = await stack.request("POST", "/api/runs", {
+      recording: loginRecording(site.url),
+      options: { screenshots: "every", trace: true },
+    });
+    expect(submitted.status).toBe(202);
+    const run = await stack.waitForRun(submitted.body.id, ["passed", "failed", "errored", "cancelled"]);
+    expect(run.status).toBe("passed");
+    expect(run.options).toMatchObject({ screenshots: "every", trace: true });
+    expect(run.actions.every((a: { screenshotUrl: string | null }) => a.screenshotUrl?.endsWith(".png"))).toBe(true);
+    expect(run.artifacts.trace).toMatch(new RegExp(`^/api/runs/${run.id}/artifacts/.+\\.zip$`));
+    const trace = await fetch(`${stack.apiUrl}${run.artifacts.trace}`, {
+      headers: { authorization: `Bearer ${stack.apiKey}` },
+    });
+    expect(trace.status).toBe(200);
+    expect(trace.headers.get("content-type")).toBe("application/zip");
+    const bytes = Buffer.from(await trace.arrayBuffer());
+    expect(bytes.subarray(0, 2).toString()).toBe("PK");
+  });
+
   it("runs a stored recording by id", async () => {
     const stored = await stack.request("POST", "/api/recordings", loginRecording(site.url));
     expect(stored.status).toBe(201);
