@@ -77,6 +77,12 @@ export interface ActionResult {
   startedAt: Date;
   /** How long the action took, in milliseconds (its realtime pause not included). */
   durationMs: number;
+  /**
+   * Recorded pauses honoured (realtime timing), ms: before the action (`delayBeforeMs / speed`,
+   * capped at `maxDelayMs`) plus any recorded dwell inside it (a hover's `durationMs`). 0 with fast
+   * timing. The dwell is part of `durationMs`; the pause before is not.
+   */
+  pausedMs: number;
   /** The selector candidate that matched, e.g. `testid=login-button`. */
   selectorUsed?: string;
   /** Every candidate checked, in order; an ambiguous one reads `id=x (3 matches, needs exactly 1)`. */
@@ -261,6 +267,7 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
         status: "failed",
         startedAt: current.startedAt,
         durationMs: Math.round(performance.now() - current.started),
+        pausedMs: 0,
         ...current.trace,
         error: { kind: "test_failure", message },
         ...(screenshotKey === undefined ? {} : { screenshotKey }),
@@ -346,6 +353,7 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
     for (const [index, action] of recording.actions.entries()) {
       if (control.cause !== null) return await stoppedResult();
       const delayMs = realtimeDelayMs(action.delayBeforeMs, runOptions);
+      let pausedMs = Math.round(delayMs);
       if (delayMs > 0) {
         const waitStartedAt = new Date();
         const waitStarted = performance.now();
@@ -372,6 +380,7 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
         signal: control.signal,
         pace: async (recordedMs: number) => {
           const ms = realtimeDelayMs(recordedMs, runOptions);
+          pausedMs += Math.round(ms);
           if (ms > 0) await sleep(ms, control.signal);
         },
         resolve: async (selector: Selector, resolveOptions: ResolveOptions = {}): Promise<ResolvedSelector> => {
@@ -408,6 +417,7 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
         type: action.type,
         startedAt,
         durationMs: Math.round(performance.now() - started),
+        pausedMs,
         ...trace,
         pageUrl: activePage.url(),
       };

@@ -45,7 +45,7 @@ describe("click", () => {
       startUrl: `${site.url}/double`,
       actions: [
         { type: "click", selector: "#target" },
-        { type: "assert", check: "elementText", selector: "#dbl", expected: "double", timeoutMs: 300 },
+        { type: "assert", check: "elementText", selector: "#dbl", expected: "double", timeoutMs: 2000 },
       ],
     });
     expect(result.outcome).toBe("failed");
@@ -148,7 +148,7 @@ describe("select", () => {
     const result = await runRecording(pool, {
       name: "select missing",
       startUrl: `${site.url}/select`,
-      actions: [{ type: "select", selector: "#color", value: "purple", index: 9, timeoutMs: 300 }],
+      actions: [{ type: "select", selector: "#color", value: "purple", index: 9, timeoutMs: 1500 }],
     });
     expect(result.outcome).toBe("failed");
     expect(result.error?.message).toBe(
@@ -177,7 +177,7 @@ describe("hover, scroll, submit, modal", () => {
     const result = await runRecording(pool, {
       name: "no hover",
       startUrl: `${site.url}/hover`,
-      actions: [{ type: "click", selector: "#submenu-link", timeoutMs: 500 }],
+      actions: [{ type: "click", selector: "#submenu-link", timeoutMs: 3000 }],
     });
     expect(result.outcome).toBe("failed");
     expect(result.error?.message).toContain("not visible");
