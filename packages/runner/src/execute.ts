@@ -215,11 +215,18 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
 
   const captureScreenshot = async (): Promise<Buffer | null> => {
     if (page === null) return null;
-    try {
-      return await page.screenshot({ type: "png", timeout: SCREENSHOT_TIMEOUT_MS });
-    } catch (error) {
-      options.logger?.warn({ err: error }, "could not take a screenshot");
-      return null;
+    // A page in the middle of a navigation (the click that submitted a form) can refuse a
+    // screenshot; once it has loaded, the second try shows where the action led.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await page.screenshot({ type: "png", timeout: SCREENSHOT_TIMEOUT_MS });
+      } catch (error) {
+        if (attempt >= 2 || page.isClosed() || control.cause !== null) {
+          options.logger?.warn({ err: error }, "could not take a screenshot");
+          return null;
+        }
+        await page.waitForLoadState("load", { timeout: SCREENSHOT_TIMEOUT_MS }).catch(() => undefined);
+      }
     }
   };
   const storeScreenshot = async (key: string, body: Buffer | null): Promise<string | undefined> => {
