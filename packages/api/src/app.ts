@@ -10,6 +10,7 @@ import { registerAuth } from "./plugins/auth.ts";
 import { registerErrorHandling } from "./plugins/errors.ts";
 import type { RunQueue } from "./queue.ts";
 import { registerGetArtifact } from "./routes/artifacts-get.ts";
+import { registerListDeadLetters } from "./routes/dead-letters-list.ts";
 import { registerHealth } from "./routes/health.ts";
 import { registerCreateProject } from "./routes/projects-create.ts";
 import { registerCreateRecording } from "./routes/recordings-create.ts";
@@ -21,6 +22,7 @@ import { registerCreateRun } from "./routes/runs-create.ts";
 import { registerGetRunEvents } from "./routes/runs-events.ts";
 import { registerGetRun } from "./routes/runs-get.ts";
 import { registerListRuns } from "./routes/runs-list.ts";
+import { registerRetryRun } from "./routes/runs-retry.ts";
 import { registerRecordingSchema } from "./routes/schemas-recording.ts";
 import { createSecrets } from "./secrets.ts";
 
@@ -40,6 +42,8 @@ export interface AppOptions {
   queuePrefix: string;
   /** SECRETS_KEY: seals sensitive values at rest; undefined refuses them. */
   secretsKey: string | undefined;
+  /** Test-only crash points (FAILPOINTS), e.g. "api.after-commit-before-enqueue". Default: none. */
+  failpoints?: string[];
   /** Whether shutdown began (readiness fails). Default: never. */
   isShuttingDown?: () => boolean;
 }
@@ -94,7 +98,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerListRecordings(app, { db: options.db });
   registerGetRecording(app, { db: options.db });
   registerDeleteRecording(app, { db: options.db });
-  registerCreateRun(app, { db: options.db, queue: options.queue, secrets, defaults: options.defaults });
+  const failpoints = new Set(options.failpoints ?? []);
+  const failpoint = (name: string) => {
+    if (!failpoints.has(name)) return;
+    options.logger.warn({ failpoint: name }, "fail point reached: crashing on purpose");
+    process.kill(process.pid, "SIGKILL");
+  };
+  registerCreateRun(app, {
+    db: options.db,
+    queue: options.queue,
+    secrets,
+    defaults: options.defaults,
+    ...(failpoints.size ? { failpoint } : {}),
+  });
+  registerRetryRun(app, { db: options.db, queue: options.queue });
+  registerListDeadLetters(app, { db: options.db });
   registerListRuns(app, { db: options.db });
   registerGetRun(app, { db: options.db });
   registerGetRunEvents(app, { db: options.db });

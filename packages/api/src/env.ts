@@ -5,8 +5,12 @@ export const apiEnvShape = {
   ...commonEnvShape,
   /** Retries after the first attempt for infrastructure errors, given to each run when it is accepted. Default 2. */
   MAX_RETRIES: envInteger(2, 0, 20),
-  /** Base of the exponential backoff between retries of recoverable errors, given to each run when it is accepted, ms. Default 1000. */
-  RETRY_BACKOFF_MS: envInteger(1000, 1, 3_600_000),
+  /**
+   * Test only: comma-separated fail points that make the API crash at a chosen moment, to prove
+   * nothing is lost. `api.after-commit-before-enqueue`: SIGKILL itself after a run commits, before
+   * its job is added. Never set in production.
+   */
+  FAILPOINTS: envOptionalString(),
   /** HTTP port. Default 3000. */
   PORT: envInteger(3000, 0, 65_535),
   /** Interface to listen on. Default 0.0.0.0. */

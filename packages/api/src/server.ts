@@ -40,6 +40,7 @@ export async function startApi(
       maxAttempts: env.MAX_RETRIES + 1,
     },
     isShuttingDown: deps.isShuttingDown,
+    ...(env.FAILPOINTS ? { failpoints: env.FAILPOINTS.split(",").map((f) => f.trim()) } : {}),
   });
   const address = await app.listen({ port: env.PORT, host: env.HOST });
   deps.logger.info({ address }, "API listening");

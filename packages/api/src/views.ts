@@ -21,6 +21,8 @@ export function runView(run: Run) {
     variables: Object.keys(run.variables),
     options: run.options,
     cancelRequestedAt: run.cancelRequestedAt?.toISOString() ?? null,
+    deadLetteredAt: run.deadLetteredAt?.toISOString() ?? null,
+    retryOf: run.retryOf,
     worker: run.worker,
     createdAt: run.createdAt.toISOString(),
     startedAt: run.startedAt?.toISOString() ?? null,

@@ -30,6 +30,12 @@ export const commonEnvShape = {
       return false;
     }
   }, "must be 32 bytes: 64 hex characters or 43 base64url characters (generate one: openssl rand -hex 32)"),
+  /**
+   * Base of the exponential backoff between retries of recoverable errors, ms: retry n waits 50–100 %
+   * of base × 2^(n−1). Set on a run's job when it is enqueued (by the API, or by a worker's
+   * reconciler re-enqueueing it). Default 1000.
+   */
+  RETRY_BACKOFF_MS: envInteger(1000, 1, 3_600_000),
   /** Postgres connections of this process. Default 10. */
   DB_POOL_SIZE: envInteger(10, 1, 100),
   /** pino level. Default info. */

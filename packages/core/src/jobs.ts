@@ -62,3 +62,17 @@ export const validateRunJobPayload = (data: unknown): RunJobPayload => runJobPay
 export function cancelChannel(prefix: string): string {
   return `${prefix}:runs:cancel`;
 }
+
+/**
+ * Redis key a worker refreshes while it executes a run (TTL: twice the lock duration). Unlike
+ * BullMQ's own lock it is rewritten after Redis restarts empty, so the reconciler can tell a run
+ * that is still executing from one whose worker is gone.
+ */
+export function runAliveKey(prefix: string, runId: string): string {
+  return `${prefix}:runs:alive:${runId}`;
+}
+
+/** Redis key of the reconciler's lease: one reconciler at a time across all workers. */
+export function reconcilerLeaseKey(prefix: string): string {
+  return `${prefix}:runs:reconciler`;
+}

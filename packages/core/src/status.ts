@@ -22,6 +22,7 @@ export const RUN_EVENT_TYPES = [
   "cancelled",
   "handed_back",
   "retry_scheduled",
+  "requeued",
   "stalled",
 ] as const;
 export type RunEventType = (typeof RUN_EVENT_TYPES)[number];

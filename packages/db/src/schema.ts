@@ -102,6 +102,10 @@ export const runs = pgTable(
     variables: jsonb("variables").$type<Record<string, string>>().notNull().default({}),
     /** Replay options (timing, screenshots, video, trace): core/run-options.ts. */
     options: jsonb("options").$type<RunOptionsInput>().notNull().default({}),
+    /** Set when the run ended `errored` because the queue gave up on it (retries or stall limit exhausted). */
+    deadLetteredAt: timestamp("dead_lettered_at", { withTimezone: true, mode: "date" }),
+    /** The run this one retries (POST /api/runs/:id/retry). */
+    retryOf: text("retry_of"),
     /** Set when a user asked to cancel the run while it was running; the worker ends it `cancelled`. */
     cancelRequestedAt: timestamp("cancel_requested_at", { withTimezone: true, mode: "date" }),
     idempotencyKey: text("idempotency_key"),
@@ -128,6 +132,12 @@ export const runs = pgTable(
     index("runs_project_created_idx").on(t.projectId, t.createdAt.desc(), t.id.desc()),
     // GET /api/runs?status=…: the same order within one status.
     index("runs_project_status_created_idx").on(t.projectId, t.status, t.createdAt.desc(), t.id.desc()),
+    // The reconciler scans only unfinished runs, oldest first; finished runs (nearly all) stay out of the index.
+    index("runs_unfinished_idx").on(t.createdAt).where(sql`${t.status} in ('queued', 'running')`),
+    // GET /api/dead-letters: per project, newest first, among the few dead-lettered runs.
+    index("runs_dead_letters_idx")
+      .on(t.projectId, t.createdAt.desc(), t.id.desc())
+      .where(sql`${t.deadLetteredAt} is not null`),
     // A retried POST with the same Idempotency-Key finds the run it created; unique so a race
     // between two retries still creates one run.
     uniqueIndex("runs_project_idempotency_idx")

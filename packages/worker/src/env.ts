@@ -16,15 +16,34 @@ export const workerEnvShape = {
   WORKER_STALLED_INTERVAL_MS: envInteger(30_000, 1000, 600_000),
   /** Times a job may be recovered from a dead holder before it is failed. Default 2. */
   WORKER_MAX_STALLED_COUNT: envInteger(2, 0, 100),
+  /**
+   * How often this worker's reconciler looks for runs whose job was lost (Redis restarted empty,
+   * the API died between commit and enqueue) and re-enqueues them, ms; 0 disables. One reconciler
+   * runs at a time across all workers. Default 15000.
+   */
+  RECONCILE_INTERVAL_MS: envInteger(15_000, 0, 3_600_000),
+  /**
+   * How old a queued or running run must be before the reconciler looks at it, ms: gives the API
+   * time to enqueue, and a live worker time to prove it is alive. Must exceed
+   * WORKER_LOCK_DURATION_MS. Default 60000.
+   */
+  RECONCILE_GRACE_MS: envInteger(60_000, 1000, 3_600_000),
   /** Chromium executable; default: Playwright's installed browser, then `chromium` on PATH. */
   CHROMIUM_PATH: envOptionalString(),
 };
 
 /** Cross-field rules of the worker's variables (also applied by the quick start). */
 export function checkWorkerEnv(
-  env: { WORKER_STALLED_INTERVAL_MS: number; WORKER_LOCK_DURATION_MS: number },
+  env: { WORKER_STALLED_INTERVAL_MS: number; WORKER_LOCK_DURATION_MS: number; RECONCILE_GRACE_MS: number },
   ctx: z.RefinementCtx,
 ): void {
+  if (env.RECONCILE_GRACE_MS <= env.WORKER_LOCK_DURATION_MS) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["RECONCILE_GRACE_MS"],
+      message: "must exceed WORKER_LOCK_DURATION_MS, or the reconciler may requeue runs a live worker holds",
+    });
+  }
   if (env.WORKER_STALLED_INTERVAL_MS > env.WORKER_LOCK_DURATION_MS * 10) {
     ctx.addIssue({
       code: "custom",

@@ -1,4 +1,5 @@
 export * from "./env.ts";
 export * from "./processor.ts";
+export * from "./reconciler.ts";
 export * from "./run-worker.ts";
 export * from "./service.ts";

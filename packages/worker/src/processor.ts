@@ -213,6 +213,7 @@ export function createRunProcessor(deps: ProcessorDeps) {
           runId,
           { kind, message: `gave up after ${attempts} attempt(s): ${message}` },
           deps.workerName,
+          { deadLetter: true },
         );
         log.error({ err: error, status: "errored", written }, "run errored: retries exhausted");
         return { runId, status: "errored", attempt };

@@ -1,4 +1,11 @@
-import { cancelChannel, type Logger, RUNS_QUEUE, type RunError, runJobPayloadSchema } from "@conveyor/core";
+import {
+  cancelChannel,
+  type Logger,
+  RUNS_QUEUE,
+  type RunError,
+  runAliveKey,
+  runJobPayloadSchema,
+} from "@conveyor/core";
 import { type DbHandle, failUnfinishedRun } from "@conveyor/db";
 import type { ArtifactStore, BrowserPool } from "@conveyor/runner";
 import { type MinimalJob, Worker } from "bullmq";
@@ -85,6 +92,7 @@ export class RunWorker {
           parsed.data.runId,
           { kind: "transient", message: `the queue gave up on this run: ${error.message}` },
           options.name,
+          { deadLetter: true },
         );
       })().catch((err: unknown) =>
         options.logger.error({ err, runId: parsed.data.runId }, "could not mark run errored"),
@@ -93,6 +101,17 @@ export class RunWorker {
   }
 
   private subscriber: Redis | undefined;
+  private aliveTimer: NodeJS.Timeout | undefined;
+
+  /** Rewrites the alive key of every run executing here (see runAliveKey). */
+  private async refreshAlive(): Promise<void> {
+    if (this.active.size === 0) return;
+    const ttl = this.options.lockDurationMs * 2;
+    const pipeline = this.options.connection.pipeline();
+    for (const runId of this.active.keys())
+      pipeline.set(runAliveKey(this.options.prefix, runId), this.options.name, "PX", ttl);
+    await pipeline.exec();
+  }
 
   /** Starts taking jobs and listening for cancel requests. */
   async start(): Promise<void> {
@@ -100,6 +119,14 @@ export class RunWorker {
     this.subscriber.on("error", (error) => this.options.logger.warn({ err: error }, "cancel subscription error"));
     this.subscriber.on("message", (_channel: string, runId: string) => this.cancel(runId));
     await this.subscriber.subscribe(cancelChannel(this.options.prefix));
+    this.aliveTimer = setInterval(
+      () => {
+        this.refreshAlive().catch((error: unknown) =>
+          this.options.logger.warn({ err: error }, "could not refresh alive keys"),
+        );
+      },
+      Math.max(500, Math.floor(this.options.lockDurationMs / 3)),
+    );
     void this.worker.run();
   }
 
@@ -134,6 +161,7 @@ export class RunWorker {
       await closing;
     } finally {
       clearTimeout(timer);
+      clearInterval(this.aliveTimer);
       this.subscriber?.disconnect();
     }
   }

@@ -3,6 +3,7 @@ import type { DbHandle } from "@conveyor/db";
 import { BrowserPool, LocalArtifactStore, resolveChromium } from "@conveyor/runner";
 import type { Redis } from "ioredis";
 import type { WorkerEnv } from "./env.ts";
+import { Reconciler } from "./reconciler.ts";
 import { RunWorker } from "./run-worker.ts";
 
 export interface WorkerService {
@@ -36,12 +37,24 @@ export async function startWorker(
     secretsKey: env.SECRETS_KEY ? parseSecretsKey(env.SECRETS_KEY) : undefined,
   });
   await runWorker.start();
+  const reconciler = new Reconciler({
+    db: deps.db,
+    connection: deps.redis,
+    prefix: env.QUEUE_PREFIX,
+    logger: deps.logger,
+    name: deps.name,
+    intervalMs: env.RECONCILE_INTERVAL_MS,
+    graceMs: env.RECONCILE_GRACE_MS,
+    backoffMs: env.RETRY_BACKOFF_MS,
+  });
+  reconciler.start();
   await runWorker.worker.waitUntilReady();
   deps.logger.info({ concurrency: env.WORKER_CONCURRENCY }, "worker ready");
   return {
     runWorker,
     pool,
     close: async () => {
+      await reconciler.stop();
       await runWorker.drain(env.SHUTDOWN_TIMEOUT_MS);
       await pool.close();
     },

@@ -9,8 +9,8 @@ import {
   recordingSchema,
   runOptionsSchema,
 } from "@conveyor/core";
-import { createRun, type DbHandle, deleteUnstartedRun, getRecording } from "@conveyor/db";
-import type { FastifyInstance } from "fastify";
+import { createRun, type DbHandle, getRecording } from "@conveyor/db";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { RunQueue } from "../queue.ts";
@@ -57,6 +57,8 @@ export interface CreateRunDeps {
   db: DbHandle;
   queue: RunQueue;
   secrets: Secrets;
+  /** Test-only crash points (FAILPOINTS). */
+  failpoint?: (name: string) => void;
   defaults: { runTimeoutMs: number; actionTimeoutMs: number; maxAttempts: number };
 }
 
@@ -115,7 +117,7 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
         }
         // The original request may have died between its commit and its enqueue; adding again is
         // a no-op when the job exists (its id is the run id).
-        if (run.status === "queued") await deps.queue.enqueue(run);
+        if (run.status === "queued") await enqueueOrLeaveToReconciler(deps.queue, run, request.log);
         return reply
           .code(202)
           .header("location", `/api/runs/${run.id}`)
@@ -123,17 +125,23 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
           .send(runView(run));
       }
 
-      try {
-        await deps.queue.enqueue(run);
-      } catch (error) {
-        request.log.error({ err: error, runId: run.id }, "enqueue failed; run withdrawn");
-        await deleteUnstartedRun(deps.db.db, projectId, run.id);
-        throw new ApiError(
-          "service_unavailable",
-          "The run queue (Redis) is unavailable; the run was not accepted, retry later",
-        );
-      }
+      // The committed `queued` row is the promise; the job is how it gets delivered. If this
+      // process dies here or Redis refuses the job, a worker's reconciler enqueues it later.
+      deps.failpoint?.("api.after-commit-before-enqueue");
+      await enqueueOrLeaveToReconciler(deps.queue, run, request.log);
       return reply.code(202).header("location", `/api/runs/${run.id}`).send(runView(run));
     },
   );
+}
+
+async function enqueueOrLeaveToReconciler(
+  queue: RunQueue,
+  run: { id: string; projectId: string; priority: number },
+  log: FastifyBaseLogger,
+): Promise<void> {
+  try {
+    await queue.enqueue(run);
+  } catch (error) {
+    log.warn({ err: error, runId: run.id }, "enqueue failed; a worker's reconciler will enqueue the run");
+  }
 }

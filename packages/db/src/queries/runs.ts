@@ -340,6 +340,7 @@ export async function finishRun(
       data: {
         status: outcome.status,
         durationMs: Math.round(outcome.durationMs),
+        counts: outcome.counts,
         ...(outcome.error ? { error: outcome.error } : {}),
       },
     });
@@ -356,7 +357,7 @@ export async function requeueRun(
   projectId: string,
   runId: string,
   attempt: number,
-  event: { type: "handed_back" | "retry_scheduled"; worker: string; data: Record<string, unknown> },
+  event: { type: "handed_back" | "retry_scheduled" | "requeued"; worker: string; data: Record<string, unknown> },
 ): Promise<boolean> {
   return db.transaction(async (tx) => {
     const [updated] = await tx
@@ -382,19 +383,137 @@ export async function failUnfinishedRun(
   runId: string,
   error: { kind: ErrorKind; message: string },
   worker: string,
+  options: { deadLetter?: boolean } = {},
 ): Promise<boolean> {
   return db.transaction(async (tx) => {
+    const now = new Date();
     const [updated] = await tx
       .update(runs)
-      .set({ status: "errored", finishedAt: new Date(), errorKind: error.kind, errorMessage: error.message })
+      .set({
+        status: "errored",
+        finishedAt: now,
+        errorKind: error.kind,
+        errorMessage: error.message,
+        ...(options.deadLetter ? { deadLetteredAt: now } : {}),
+      })
       .where(and(eq(runs.projectId, projectId), eq(runs.id, runId), inArray(runs.status, ["queued", "running"])))
       .returning({ attempt: runs.attempt });
     if (!updated) return false;
     await appendRunEvent(tx, projectId, runId, "finished", {
       attempt: updated.attempt,
       worker,
-      data: { status: "errored", error },
+      data: { status: "errored", error, ...(options.deadLetter ? { deadLettered: true } : {}) },
     });
     return true;
   });
+}
+
+/** Runs of a project that the queue gave up on, newest first. */
+export async function listDeadLetters(
+  db: Db,
+  projectId: string,
+  options: { limit: number; cursor?: { createdAt: Date; id: string } },
+): Promise<Page<Run>> {
+  const rows = await db
+    .select()
+    .from(runs)
+    .where(
+      and(
+        eq(runs.projectId, projectId),
+        sql`${runs.deadLetteredAt} is not null`,
+        options.cursor ? beforeCursor(runs.createdAt, runs.id, options.cursor) : undefined,
+      ),
+    )
+    .orderBy(desc(runs.createdAt), desc(runs.id))
+    .limit(options.limit + 1);
+  return toPage(rows, options.limit);
+}
+
+/**
+ * A new queued run made from a finished one: same recording snapshot, variables (still sealed),
+ * options, priority and limits, linked by `retryOf`. Null when the original does not exist;
+ * `{ notFinished }` when it has not finished.
+ */
+export async function createRetryRun(
+  db: Db,
+  projectId: string,
+  originalId: string,
+): Promise<{ run: Run } | { notFinished: Run } | null> {
+  return db.transaction(async (tx) => {
+    const [original] = await tx
+      .select()
+      .from(runs)
+      .where(and(eq(runs.projectId, projectId), eq(runs.id, originalId)))
+      .limit(1);
+    if (!original) return null;
+    if (original.status === "queued" || original.status === "running") return { notFinished: original };
+    const now = new Date();
+    const id = newId("run", now.getTime());
+    const [run] = await tx
+      .insert(runs)
+      .values({
+        id,
+        projectId,
+        recordingId: original.recordingId,
+        status: "queued",
+        priority: original.priority,
+        maxAttempts: original.maxAttempts,
+        timeoutMs: original.timeoutMs,
+        actionTimeoutMs: original.actionTimeoutMs,
+        recording: original.recording,
+        variables: original.variables,
+        options: original.options,
+        actionsTotal: original.actionsTotal,
+        retryOf: original.id,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .returning();
+    if (!run) throw new Error("insert into runs returned no row");
+    await appendRunEvent(tx, projectId, id, "queued", {
+      data: { priority: run.priority, retryOf: original.id },
+      at: now,
+    });
+    return { run };
+  });
+}
+
+// ---- Reconciliation (system-wide maintenance) -------------------------------------------------
+
+export interface UnfinishedRun {
+  id: string;
+  projectId: string;
+  status: RunStatus;
+  attempt: number;
+  priority: number;
+  maxAttempts: number;
+}
+
+/**
+ * Runs still `queued` that were created before `queuedBefore`, and runs `running` that started
+ * before `runningBefore`: the reconciler's candidates, oldest first. The one query that spans
+ * projects besides authentication: reconciliation is the system's own housekeeping, and what it
+ * does to each run goes through the project-scoped functions.
+ */
+export async function findStaleUnfinishedRuns(
+  db: Db,
+  options: { queuedBefore: Date; runningBefore: Date; limit: number },
+): Promise<UnfinishedRun[]> {
+  return db
+    .select({
+      id: runs.id,
+      projectId: runs.projectId,
+      status: runs.status,
+      attempt: runs.attempt,
+      priority: runs.priority,
+      maxAttempts: runs.maxAttempts,
+    })
+    .from(runs)
+    .where(
+      sql`${runs.status} in ('queued', 'running') and (
+        (${runs.status} = 'queued' and ${runs.createdAt} < ${options.queuedBefore.toISOString()}::timestamptz) or
+        (${runs.status} = 'running' and ${runs.startedAt} < ${options.runningBefore.toISOString()}::timestamptz))`,
+    )
+    .orderBy(asc(runs.createdAt))
+    .limit(options.limit);
 }
