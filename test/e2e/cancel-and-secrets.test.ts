@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
 import type { Proc } from "../helpers/processes.ts";
+import { expectEventsProjectToRow } from "../helpers/projection.ts";
 import { slowRecording } from "../helpers/recordings.ts";
 import { createStack, type Stack } from "../helpers/stack.ts";
 
@@ -54,11 +55,40 @@ describe("cancelling a running run", () => {
       "cancel_requested",
       "finished",
     ]);
+    await expectEventsProjectToRow(stack.db, runId);
     // The worker is free again: a new run goes through.
     const next = await stack.request("POST", "/api/runs", { recording: slowRecording(site.url, 100) });
     expect((await stack.waitForRun(next.body.id, ["passed", "failed", "errored", "cancelled"])).status).toBe("passed");
     // A second cancel of a finished run is refused.
     expect((await stack.request("POST", `/api/runs/${runId}/cancel`)).status).toBe(409);
+  });
+});
+
+describe("a cancel racing a completion", () => {
+  it("yields exactly one terminal state, whichever wins", async () => {
+    const runIds: string[] = [];
+    // Cancels land at different moments around each run's end: before, during, after.
+    for (const delayMs of [0, 150, 300, 450, 600, 800]) {
+      const submitted = await stack.request("POST", "/api/runs", { recording: slowRecording(site.url, 300) });
+      runIds.push(submitted.body.id);
+      setTimeout(() => {
+        void stack.request("POST", `/api/runs/${submitted.body.id}/cancel`);
+      }, delayMs);
+    }
+    for (const runId of runIds) {
+      const run = await stack.waitForRun(runId, ["passed", "failed", "errored", "cancelled"], 30_000);
+      expect(["passed", "cancelled"]).toContain(run.status);
+      const events = await stack.db.query<{ type: string }>("select type from run_events where run_id = $1", [runId]);
+      const terminal = events.filter((e) => e.type === "finished" || e.type === "cancelled");
+      expect(terminal).toHaveLength(1);
+      await expectEventsProjectToRow(stack.db, runId);
+    }
+    // A moment later nothing has changed: no late write overturned a terminal state.
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const runId of runIds) {
+      const events = await stack.db.query<{ type: string }>("select type from run_events where run_id = $1", [runId]);
+      expect(events.filter((e) => e.type === "finished" || e.type === "cancelled")).toHaveLength(1);
+    }
   });
 });
 

@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
 import { type Proc, waitFor } from "../helpers/processes.ts";
+import { expectEventsProjectToRow } from "../helpers/projection.ts";
 import { slowRecording } from "../helpers/recordings.ts";
 import { createStack, type Stack } from "../helpers/stack.ts";
 
@@ -69,6 +70,7 @@ async function audit(runId: string) {
   );
   expect(duplicates).toEqual([]);
   expect(events.filter((e) => e.type === "finished")).toHaveLength(1);
+  await expectEventsProjectToRow(stack.db, runId);
   return { run, events, finalActions };
 }
 

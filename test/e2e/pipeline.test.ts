@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
+import { expectEventsProjectToRow } from "../helpers/projection.ts";
 import { loginRecording } from "../helpers/recordings.ts";
 import { createStack, type Stack } from "../helpers/stack.ts";
 
@@ -44,6 +45,7 @@ describe("a run from POST to result", () => {
     const events = await stack.request("GET", `/api/runs/${run.id}/events`);
     expect(events.body.items.map((e: { type: string }) => e.type)).toEqual(["queued", "started", "finished"]);
     expect(events.body.items[1]).toMatchObject({ attempt: 1, worker: "w-pipeline" });
+    await expectEventsProjectToRow(stack.db, run.id);
     // The sensitive password never reaches stored results.
     expect(JSON.stringify(run)).not.toContain("secret");
   });

@@ -12,3 +12,4 @@ export * from "./saveaction/index.ts";
 export * from "./secrets.ts";
 export * from "./shutdown.ts";
 export * from "./status.ts";
+export * from "./projection.ts";
