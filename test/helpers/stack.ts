@@ -2,7 +2,7 @@
  * A Conveyor stack for end-to-end tests: its own database, its own Redis prefix, an API process
  * and any number of worker processes, all real.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestDatabase, type TestDatabase } from "@conveyor/db/testing";
@@ -117,6 +117,7 @@ export async function createStack(label: string): Promise<Stack> {
         redis.disconnect();
       }
       await db.drop();
+      rmSync(artifactDir, { recursive: true, force: true });
     },
   };
   return stack;

@@ -1,0 +1,85 @@
+/**
+ * Fault: Postgres terminates every backend of the database (pg_terminate_backend), several times,
+ * while runs execute: the API's, the workers' (mid-claim, mid-action-write, mid-finish) and the
+ * test's own. Transient database errors are retried; every run still reaches exactly one terminal
+ * state, none is left running, and the ones that passed are complete and correct. A run the queue
+ * gave up on is dead-lettered, never silently lost.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { createPostgresDb, type DbHandle } from "@conveyor/db";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
+import type { Proc } from "../helpers/processes.ts";
+import { loginRecording, slowRecording } from "../helpers/recordings.ts";
+import { audit, createFaultStack, eventTrail, type FaultStack, waitForRunsInFlight } from "./helpers.ts";
+
+let site: FixtureSite;
+let fault: FaultStack;
+let admin: DbHandle | undefined;
+let workers: Proc[] = [];
+
+beforeAll(async () => {
+  site = await startFixtureSite();
+  fault = await createFaultStack("f-pgterm");
+  await fault.startApi();
+  await fault.stack.createProject("faults");
+  workers = await Promise.all([
+    fault.startWorker("w-pg-a", { WORKER_CONCURRENCY: "2" }),
+    fault.startWorker("w-pg-b", { WORKER_CONCURRENCY: "2" }),
+  ]);
+  // Its own connection, so that it is the one backend the termination spares.
+  admin = await createPostgresDb({ url: fault.db.url, maxConnections: 1, applicationName: "fault-injector" });
+});
+
+afterAll(async () => {
+  await admin?.close();
+  await fault?.stop();
+  await site?.close();
+});
+
+const TERMINATE_ALL = `select pg_terminate_backend(pid) as terminated, application_name from pg_stat_activity
+  where datname = current_database() and pid <> pg_backend_pid()`;
+
+describe("Postgres backends terminated mid-run", () => {
+  it("every run reaches one terminal state; passed runs are complete; errored ones are dead-lettered", async () => {
+    const runIds: string[] = [];
+    // Slow runs hold a claim for seconds; login runs write six action rows in quick succession.
+    for (let i = 0; i < 10; i++) {
+      runIds.push(await fault.submit(i % 2 === 0 ? slowRecording(site.url, 2500) : loginRecording(site.url)));
+    }
+    await waitForRunsInFlight(fault.db, "w-pg-a", 1);
+
+    const terminatedApps = new Set<string>();
+    for (let round = 0; round < 5; round++) {
+      const rows = await (admin as DbHandle).query<{ terminated: boolean; application_name: string }>(TERMINATE_ALL);
+      for (const row of rows) if (row.terminated) terminatedApps.add(row.application_name.split(" ")[0] ?? "");
+      await sleep(600 + round * 150);
+    }
+    // It did hit the service's own connections, not just the test's.
+    expect([...terminatedApps]).toEqual(expect.arrayContaining(["conveyor-worker", "conveyor-api"]));
+
+    const summary = await audit(fault.db, runIds, { timeoutMs: 90_000, queue: fault });
+    for (const run of summary.runs.values()) {
+      const trail = eventTrail(run).join(" ");
+      // A dropped connection is infrastructure, never the site's fault: never `failed`.
+      expect(["passed", "errored"], trail).toContain(run.status);
+      if (run.status === "errored") {
+        expect(run.error_kind, trail).toBe("transient");
+        expect(run.dead_lettered, `an errored run that exhausted its retries is dead-lettered: ${trail}`).toBe(true);
+      }
+    }
+    const deadLetters = await fault.request("GET", "/api/dead-letters?limit=100");
+    expect(deadLetters.status).toBe(200);
+    const erroredIds = [...summary.runs.values()].filter((r) => r.status === "errored").map((r) => r.id);
+    expect(deadLetters.body.items.map((r: { id: string }) => r.id).sort()).toEqual(erroredIds.sort());
+
+    // The service is whole again: both workers alive, the API accepts and a new run passes.
+    for (const worker of workers) expect(worker.child.exitCode, worker.output().slice(-2000)).toBeNull();
+    const after = await fault.submit(loginRecording(site.url));
+    const final = await audit(fault.db, [...runIds, after], { timeoutMs: 30_000 });
+    expect(final.runs.get(after)?.status).toBe("passed");
+    console.info(
+      `postgres-terminate: ${JSON.stringify(summary.statuses)}, attempts ${JSON.stringify(summary.attempts)}`,
+    );
+  });
+});
