@@ -105,7 +105,7 @@ export async function deleteUnstartedRun(db: Db, projectId: string, runId: strin
   await db.delete(runs).where(and(eq(runs.projectId, projectId), eq(runs.id, runId), eq(runs.status, "queued")));
 }
 
-export async function getRun(db: Db, projectId: string, runId: string): Promise<Run | null> {
+export async function getRun(db: Executor, projectId: string, runId: string): Promise<Run | null> {
   const [row] = await db
     .select()
     .from(runs)
@@ -176,11 +176,7 @@ export async function cancelQueuedRun(
       await appendRunEvent(tx, projectId, runId, "cancelled", { attempt: updated.attempt, data: { while: "queued" } });
       return { run: updated, cancelled: true };
     }
-    const [current] = await tx
-      .select()
-      .from(runs)
-      .where(and(eq(runs.projectId, projectId), eq(runs.id, runId)))
-      .limit(1);
+    const current = await getRun(tx, projectId, runId);
     return current ? { run: current, cancelled: false } : null;
   });
 }
@@ -212,11 +208,7 @@ export async function requestRunCancel(
       await appendRunEvent(tx, projectId, runId, "cancel_requested", { attempt: updated.attempt });
       return { run: updated, requested: true };
     }
-    const [current] = await tx
-      .select()
-      .from(runs)
-      .where(and(eq(runs.projectId, projectId), eq(runs.id, runId)))
-      .limit(1);
+    const current = await getRun(tx, projectId, runId);
     return current ? { run: current, requested: false } : null;
   });
 }
@@ -440,11 +432,7 @@ export async function createRetryRun(
   originalId: string,
 ): Promise<{ run: Run } | { notFinished: Run } | null> {
   return db.transaction(async (tx) => {
-    const [original] = await tx
-      .select()
-      .from(runs)
-      .where(and(eq(runs.projectId, projectId), eq(runs.id, originalId)))
-      .limit(1);
+    const original = await getRun(tx, projectId, originalId);
     if (!original) return null;
     if (original.status === "queued" || original.status === "running") return { notFinished: original };
     const now = new Date();
