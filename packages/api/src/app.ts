@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { DbHandle } from "@conveyor/db";
 import type { ArtifactStore } from "@conveyor/runner/artifacts";
 import swagger from "@fastify/swagger";
@@ -8,6 +9,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { registerAuth } from "./plugins/auth.ts";
 import { registerErrorHandling } from "./plugins/errors.ts";
+import { registerMetrics } from "./plugins/metrics.ts";
 import type { RunQueue } from "./queue.ts";
 import { registerGetArtifact } from "./routes/artifacts-get.ts";
 import { registerListDeadLetters } from "./routes/dead-letters-list.ts";
@@ -46,7 +48,21 @@ export interface AppOptions {
   failpoints?: string[];
   /** Whether shutdown began (readiness fails). Default: never. */
   isShuttingDown?: () => boolean;
+  /**
+   * HEALTH_PUBLIC: serve GET /api/health/detailed and /api/health/worker without a token.
+   * Default false (they need ADMIN_TOKEN: they name worker hosts and show queue depth).
+   */
+  healthPublic?: boolean;
+  /** METRICS_TOKEN: bearer token GET /metrics requires. Default: unset, /metrics is public. */
+  metricsToken?: string | undefined;
+  /** METRICS_REPORTING_INTERVAL_MS: how often /metrics recounts runs in Postgres, ms. Default 15000. */
+  metricsReportingIntervalMs?: number;
 }
+
+/** Version of the API package, reported by GET /api/health/detailed and the OpenAPI document. */
+export const API_VERSION: string = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
 
 /** Builds the HTTP app without listening: tests use `app.inject`, server.ts calls `listen`. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -67,11 +83,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(swagger, {
     openapi: {
-      info: { title: "Conveyor API", version: "0.1.0", description: "Run recorded browser tests at scale." },
+      info: { title: "Conveyor API", version: API_VERSION, description: "Run recorded browser tests at scale." },
       components: {
         securitySchemes: {
           apiKey: { type: "http", scheme: "bearer", description: "A project's API key" },
-          adminToken: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN (project creation only)" },
+          adminToken: {
+            type: "http",
+            scheme: "bearer",
+            description: "ADMIN_TOKEN (project creation; detailed health unless HEALTH_PUBLIC)",
+          },
+          metricsToken: { type: "http", scheme: "bearer", description: "METRICS_TOKEN (GET /metrics, when set)" },
         },
       },
       security: [{ apiKey: [] }],
@@ -85,12 +106,26 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" } });
 
-  registerAuth(app, { db: options.db, adminToken: options.adminToken });
+  registerAuth(app, { db: options.db, adminToken: options.adminToken, metricsToken: options.metricsToken });
+  // Before the routes, so its request hook sees every one of them.
+  registerMetrics(app, {
+    db: options.db,
+    redis: options.redis,
+    queue: options.queue,
+    queuePrefix: options.queuePrefix,
+    reportingIntervalMs: options.metricsReportingIntervalMs ?? 15_000,
+    logger: app.log,
+    tokenRequired: options.metricsToken !== undefined,
+  });
 
   registerHealth(app, {
     db: options.db,
     redis: options.redis,
+    queue: options.queue,
+    queuePrefix: options.queuePrefix,
     isShuttingDown: options.isShuttingDown ?? (() => false),
+    operatorAuth: options.healthPublic ? "public" : "admin",
+    version: API_VERSION,
   });
   registerCreateProject(app, { db: options.db });
   const secrets = createSecrets(options.secretsKey);

@@ -1,4 +1,12 @@
-import { commonEnvShape, envInteger, envOptionalString, envString, parseEnv } from "@conveyor/core";
+import {
+  checkCommonEnv,
+  commonEnvShape,
+  envBoolean,
+  envInteger,
+  envOptionalString,
+  envString,
+  parseEnv,
+} from "@conveyor/core";
 import { z } from "zod";
 
 export const apiEnvShape = {
@@ -20,8 +28,21 @@ export const apiEnvShape = {
    * stop sending new requests first, ms. Default 0 (set ~5000 behind a load balancer).
    */
   SHUTDOWN_READINESS_DELAY_MS: envInteger(0, 0, 120_000),
-  /** Token that authorizes POST /api/projects. Unset: project creation is disabled. */
+  /**
+   * Token that authorizes POST /api/projects, and GET /api/health/detailed and /api/health/worker
+   * unless HEALTH_PUBLIC. Unset: project creation is disabled.
+   */
   ADMIN_TOKEN: envOptionalString(),
+  /**
+   * Serve GET /api/health/detailed and /api/health/worker without a token. They name worker hosts
+   * and show queue depth, so by default they need ADMIN_TOKEN. Default false.
+   */
+  HEALTH_PUBLIC: envBoolean(false),
+  /**
+   * How often the API recounts runs in Postgres for /metrics (runs by status, started and finished
+   * totals), ms. Every API replica reports the same database-wide numbers. Default 15000.
+   */
+  METRICS_REPORTING_INTERVAL_MS: envInteger(15_000, 100, 3_600_000),
   /** Whole-run timeout when a run does not set one, ms. Default 300000 (5 min). */
   DEFAULT_RUN_TIMEOUT_MS: envInteger(300_000, 1000, 3_600_000),
   /** Per-action timeout of runs, ms. Default 15000. */
@@ -37,7 +58,10 @@ export function checkApiEnv(env: { ADMIN_TOKEN?: string | undefined }, ctx: z.Re
   }
 }
 
-export const apiEnvSchema = z.object(apiEnvShape).superRefine(checkApiEnv);
+export const apiEnvSchema = z.object(apiEnvShape).superRefine((env, ctx) => {
+  checkCommonEnv(env, ctx);
+  checkApiEnv(env, ctx);
+});
 
 export type ApiEnv = z.output<typeof apiEnvSchema>;
 

@@ -1,6 +1,6 @@
 import type { Logger } from "@conveyor/core";
 import type { DbHandle } from "@conveyor/db";
-import { LocalArtifactStore } from "@conveyor/runner/artifacts";
+import { createArtifactStore, describeArtifactStore } from "@conveyor/runner/artifacts";
 import type { FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import { buildApp } from "./app.ts";
@@ -24,11 +24,12 @@ export async function startApi(
     prefix: env.QUEUE_PREFIX,
     policy: { attempts: env.MAX_RETRIES + 1, backoffMs: env.RETRY_BACKOFF_MS },
   });
+  deps.logger.info(describeArtifactStore(env), "artifact store");
   const app = await buildApp({
     db: deps.db,
     redis: deps.redis,
     queue,
-    artifacts: new LocalArtifactStore(env.ARTIFACT_DIR),
+    artifacts: createArtifactStore(env),
     logger: deps.logger,
     adminToken: env.ADMIN_TOKEN,
     queuePrefix: env.QUEUE_PREFIX,
@@ -40,6 +41,9 @@ export async function startApi(
       maxAttempts: env.MAX_RETRIES + 1,
     },
     isShuttingDown: deps.isShuttingDown,
+    healthPublic: env.HEALTH_PUBLIC,
+    metricsToken: env.METRICS_TOKEN,
+    metricsReportingIntervalMs: env.METRICS_REPORTING_INTERVAL_MS,
     ...(env.FAILPOINTS ? { failpoints: env.FAILPOINTS.split(",").map((f) => f.trim()) } : {}),
   });
   const address = await app.listen({ port: env.PORT, host: env.HOST });

@@ -1,5 +1,5 @@
 import { apiEnvShape, checkApiEnv } from "@conveyor/api";
-import { envString, parseEnv } from "@conveyor/core";
+import { checkCommonEnv, envString, parseEnv } from "@conveyor/core";
 import { checkWorkerEnv, workerEnvShape } from "@conveyor/worker";
 import { z } from "zod";
 
@@ -12,6 +12,7 @@ export const startEnvSchema = z
     DATA_DIR: envString(".conveyor"),
   })
   .superRefine((env, ctx) => {
+    checkCommonEnv(env, ctx);
     checkApiEnv(env, ctx);
     checkWorkerEnv(env, ctx);
   });

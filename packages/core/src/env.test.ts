@@ -5,6 +5,7 @@ import {
   envBoolean,
   envEnum,
   envInteger,
+  envOptionalInteger,
   envOptionalUrl,
   envString,
   envUrl,
@@ -82,6 +83,24 @@ describe("envInteger", () => {
     const error = configErrorOf(schema, { PORT: raw });
     expect(error.problems).toHaveLength(1);
     expect(error.problems[0]).toMatch(/^PORT: expected a whole number/);
+  });
+});
+
+describe("envOptionalInteger", () => {
+  const schema = z.object({ METRICS_PORT: envOptionalInteger(0, 65_535) });
+
+  it("is undefined when unset or empty, a number otherwise", () => {
+    expect(parseEnv(schema, {}).METRICS_PORT).toBeUndefined();
+    expect(parseEnv(schema, { METRICS_PORT: "" }).METRICS_PORT).toBeUndefined();
+    expect(parseEnv(schema, { METRICS_PORT: "9464" }).METRICS_PORT).toBe(9464);
+  });
+
+  it.each([
+    ["65536", "from 0 to 65535"],
+    ["nine", "expected a whole number"],
+  ])("rejects %j naming the variable", (raw, message) => {
+    const error = configErrorOf(schema, { METRICS_PORT: raw });
+    expect(error.problems).toEqual([expect.stringMatching(new RegExp(`^METRICS_PORT: .*${message}`))]);
   });
 });
 

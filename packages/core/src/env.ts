@@ -21,6 +21,22 @@ export function envBoolean(defaultValue: boolean) {
     });
 }
 
+/** A boolean variable without a default: `undefined` when unset or empty (the caller derives one). */
+export function envOptionalBoolean() {
+  return z
+    .string()
+    .trim()
+    .toLowerCase()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value === "") return undefined;
+      if (["true", "1", "yes", "on"].includes(value)) return true;
+      if (["false", "0", "no", "off"].includes(value)) return false;
+      ctx.addIssue({ code: "custom", message: `expected true or false, got "${value}"` });
+      return z.NEVER;
+    });
+}
+
 /** An integer variable within [min, max], with a default when unset or empty. */
 export function envInteger(defaultValue: number, min: number, max: number = Number.MAX_SAFE_INTEGER) {
   return z
@@ -29,6 +45,27 @@ export function envInteger(defaultValue: number, min: number, max: number = Numb
     .optional()
     .transform((value, ctx) => {
       if (value === undefined || value === "") return defaultValue;
+      if (!/^-?\d+$/.test(value)) {
+        ctx.addIssue({ code: "custom", message: `expected a whole number, got "${value}"` });
+        return z.NEVER;
+      }
+      const parsed = Number(value);
+      if (parsed < min || parsed > max) {
+        ctx.addIssue({ code: "custom", message: `expected a number from ${min} to ${max}, got ${parsed}` });
+        return z.NEVER;
+      }
+      return parsed;
+    });
+}
+
+/** An integer variable within [min, max]: `undefined` when unset or empty (e.g. an optional port). */
+export function envOptionalInteger(min: number, max: number = Number.MAX_SAFE_INTEGER) {
+  return z
+    .string()
+    .trim()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value === "") return undefined;
       if (!/^-?\d+$/.test(value)) {
         ctx.addIssue({ code: "custom", message: `expected a whole number, got "${value}"` });
         return z.NEVER;

@@ -1,4 +1,4 @@
-import { type Logger, pino } from "pino";
+import { type DestinationStream, type Logger, pino } from "pino";
 
 export type { Logger };
 
@@ -12,6 +12,8 @@ export interface LoggerOptions {
    * one-process dev start. Default: JSON.
    */
   prettyPrefix?: string;
+  /** Where JSON lines go (e.g. a test capturing them). Default: stdout. Ignored with `prettyPrefix`. */
+  destination?: DestinationStream;
 }
 
 /** Paths redacted from every log line: credentials and run variables must never be logged. */
@@ -47,5 +49,5 @@ export function createLogger(options: LoggerOptions): Logger {
       },
     });
   }
-  return pino(common);
+  return options.destination ? pino(common, options.destination) : pino(common);
 }

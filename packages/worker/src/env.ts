@@ -1,5 +1,12 @@
 import { hostname } from "node:os";
-import { commonEnvShape, envInteger, envOptionalString, parseEnv } from "@conveyor/core";
+import {
+  checkCommonEnv,
+  commonEnvShape,
+  envInteger,
+  envOptionalInteger,
+  envOptionalString,
+  parseEnv,
+} from "@conveyor/core";
 import { z } from "zod";
 
 export const workerEnvShape = {
@@ -30,6 +37,16 @@ export const workerEnvShape = {
   RECONCILE_GRACE_MS: envInteger(60_000, 1000, 3_600_000),
   /** Chromium executable; default: Playwright's installed browser, then `chromium` on PATH. */
   CHROMIUM_PATH: envOptionalString(),
+  /**
+   * How often this worker writes its heartbeat to Redis (`<QUEUE_PREFIX>:workers:<name>`), ms.
+   * The API calls a worker unhealthy once its heartbeat is 3 intervals late. Default 10000.
+   */
+  HEALTH_CHECK_INTERVAL_MS: envInteger(10_000, 100, 600_000),
+  /**
+   * Port on which this worker serves its own Prometheus `GET /metrics` (run and action duration
+   * histograms, process metrics). Unset: no metrics server. Default: unset.
+   */
+  WORKER_METRICS_PORT: envOptionalInteger(0, 65_535),
 };
 
 /** Cross-field rules of the worker's variables (also applied by the quick start). */
@@ -53,7 +70,10 @@ export function checkWorkerEnv(
   }
 }
 
-export const workerEnvSchema = z.object(workerEnvShape).superRefine(checkWorkerEnv);
+export const workerEnvSchema = z.object(workerEnvShape).superRefine((env, ctx) => {
+  checkCommonEnv(env, ctx);
+  checkWorkerEnv(env, ctx);
+});
 
 export type WorkerEnv = z.output<typeof workerEnvSchema>;
 

@@ -1,9 +1,7 @@
 import {
   dispositionFor,
   type ErrorKind,
-  isSealed,
   type Logger,
-  type Recording,
   RunError,
   recordingSchema,
   runJobPayloadSchema,
@@ -22,6 +20,7 @@ import {
 } from "@conveyor/db";
 import { type ArtifactStore, type BrowserPool, executeRecording, type RunResult } from "@conveyor/runner";
 import { type Job, UnrecoverableError, WaitingError } from "bullmq";
+import type { RunObserver } from "./stats.ts";
 
 /** Why a run's AbortSignal fired. */
 export type AbortReason = { type: "shutdown" } | { type: "cancel"; message: string };
@@ -37,6 +36,8 @@ export interface ProcessorDeps {
   active: Map<string, AbortController>;
   /** SECRETS_KEY, parsed: opens sealed sensitive values just before execution. */
   secretsKey: Buffer | undefined;
+  /** Told how each attempt and action ended (heartbeat counters, metrics). Default: nobody. */
+  observer?: RunObserver | undefined;
 }
 
 export interface ProcessResult {
@@ -71,7 +72,7 @@ export function createRunProcessor(deps: ProcessorDeps) {
     const run = await claimRun(db, projectId, runId, deps.workerName);
     if (!run) {
       deps.logger.info(
-        { runId, jobId: job.id },
+        { runId, jobId: job.id, status: "skipped" },
         "run no longer needs executing (cancelled, finished or deleted); skipped",
       );
       return { runId, status: "skipped" };
@@ -84,7 +85,7 @@ export function createRunProcessor(deps: ProcessorDeps) {
       // Cancelled while a previous attempt ran, and that attempt's worker is gone.
       return await finishRunNow(
         deps,
-        { projectId, runId, attempt },
+        { projectId, runId, jobId: job.id, attempt },
         {
           status: "cancelled",
           durationMs: 0,
@@ -99,20 +100,29 @@ export function createRunProcessor(deps: ProcessorDeps) {
     signal?.addEventListener("abort", onQueueCancel, { once: true });
     deps.active.set(runId, controller);
 
+    const started = performance.now();
+    // Actions whose result was stored: what the log reports when the run ends early.
+    let actionsRecorded = 0;
     const finish = async (outcome: RunOutcome, actionsExecuted: number) => {
       const written = await finishRun(db, projectId, runId, attempt, outcome, deps.workerName);
+      const durationMs = Math.round(outcome.durationMs);
       if (written) {
-        log.info(
-          { status: outcome.status, actionsExecuted, durationMs: Math.round(outcome.durationMs) },
-          "run finished",
-        );
+        log.info({ status: outcome.status, actionsExecuted, durationMs }, "run finished");
       } else {
-        log.warn({ status: outcome.status }, "a newer attempt owns this run; this attempt's result was discarded");
+        log.warn(
+          { status: outcome.status, actionsExecuted, durationMs },
+          "a newer attempt owns this run; this attempt's result was discarded",
+        );
       }
+      deps.observer?.attemptEnded({
+        status: outcome.status,
+        kind: outcome.error?.kind,
+        message: outcome.error?.message,
+        durationMs: outcome.durationMs,
+      });
       return { runId, status: outcome.status, attempt };
     };
 
-    const started = performance.now();
     let result: RunResult | undefined;
     try {
       const recording = recordingSchema.safeParse(run.recording);
@@ -141,6 +151,8 @@ export function createRunProcessor(deps: ProcessorDeps) {
         artifacts: deps.artifacts,
         artifactPrefix: `${runId}/${attempt}`,
         onActionResult: async (action) => {
+          deps.observer?.actionEnded({ type: action.type, status: action.status, durationMs: action.durationMs });
+          actionsRecorded += 1;
           await recordActionResult(db, projectId, runId, attempt, {
             index: action.index,
             actionId: action.actionId,
@@ -179,7 +191,14 @@ export function createRunProcessor(deps: ProcessorDeps) {
           data: { reason: "worker shutting down", actionsExecuted: result.actions.length },
         });
         await job.moveToWait(token);
-        log.info({ actionsExecuted: result.actions.length }, "run handed back to the queue (shutdown)");
+        log.info(
+          {
+            status: "queued",
+            actionsExecuted: result.actions.length,
+            durationMs: Math.round(performance.now() - started),
+          },
+          "run handed back to the queue (shutdown)",
+        );
         throw new WaitingError();
       }
 
@@ -203,7 +222,10 @@ export function createRunProcessor(deps: ProcessorDeps) {
       const durationMs = performance.now() - started;
       const counts = result?.counts ?? { passed: 0, failed: 0, skipped: 0 };
       if (disposition.action === "finish") {
-        return await finish({ status: disposition.status, durationMs, counts, error: { kind, message } }, 0);
+        return await finish(
+          { status: disposition.status, durationMs, counts, error: { kind, message } },
+          actionsRecorded,
+        );
       }
       const attempts = job.opts.attempts ?? 1;
       if (job.attemptsMade + 1 >= attempts) {
@@ -215,7 +237,17 @@ export function createRunProcessor(deps: ProcessorDeps) {
           deps.workerName,
           { deadLetter: true },
         );
-        log.error({ err: error, status: "errored", written }, "run errored: retries exhausted");
+        log.error(
+          {
+            err: error,
+            status: "errored",
+            actionsExecuted: actionsRecorded,
+            durationMs: Math.round(durationMs),
+            written,
+          },
+          "run errored: retries exhausted",
+        );
+        deps.observer?.attemptEnded({ status: "errored", kind, message, durationMs });
         return { runId, status: "errored", attempt };
       }
       await requeueRun(db, projectId, runId, attempt, {
@@ -223,7 +255,11 @@ export function createRunProcessor(deps: ProcessorDeps) {
         worker: deps.workerName,
         data: { kind, reason: message, delay: disposition.delay },
       });
-      log.warn({ err: error, kind }, "run hit an infrastructure error; retry scheduled");
+      log.warn(
+        { err: error, kind, status: "queued", actionsExecuted: actionsRecorded, durationMs: Math.round(durationMs) },
+        "run hit an infrastructure error; retry scheduled",
+      );
+      deps.observer?.attemptEnded({ status: "retried", kind, message, durationMs });
       throw error;
     } finally {
       signal?.removeEventListener("abort", onQueueCancel);
@@ -234,10 +270,26 @@ export function createRunProcessor(deps: ProcessorDeps) {
 
 async function finishRunNow(
   deps: ProcessorDeps,
-  ids: { projectId: string; runId: string; attempt: number },
+  ids: { projectId: string; runId: string; jobId: string | undefined; attempt: number },
   outcome: RunOutcome,
 ): Promise<ProcessResult> {
   await finishRun(deps.db.db, ids.projectId, ids.runId, ids.attempt, outcome, deps.workerName);
-  deps.logger.info({ runId: ids.runId, attempt: ids.attempt, status: outcome.status }, "run finished");
+  deps.logger.info(
+    {
+      runId: ids.runId,
+      jobId: ids.jobId,
+      attempt: ids.attempt,
+      status: outcome.status,
+      actionsExecuted: 0,
+      durationMs: outcome.durationMs,
+    },
+    "run finished",
+  );
+  deps.observer?.attemptEnded({
+    status: outcome.status,
+    kind: outcome.error?.kind,
+    message: outcome.error?.message,
+    durationMs: outcome.durationMs,
+  });
   return { runId: ids.runId, status: outcome.status, attempt: ids.attempt };
 }

@@ -11,6 +11,7 @@ import type { ArtifactStore, BrowserPool } from "@conveyor/runner";
 import { type MinimalJob, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { type AbortReason, createRunProcessor } from "./processor.ts";
+import type { RunObserver } from "./stats.ts";
 
 export interface RunWorkerOptions {
   db: DbHandle;
@@ -32,6 +33,8 @@ export interface RunWorkerOptions {
   maxStalledCount: number;
   /** SECRETS_KEY, parsed; undefined when unset. */
   secretsKey: Buffer | undefined;
+  /** Told how each attempt and action ended (heartbeat counters, metrics). Default: nobody. */
+  observer?: RunObserver | undefined;
 }
 
 /** Exponential backoff with full jitter for recoverable errors; at once for transient ones. */
@@ -60,6 +63,7 @@ export class RunWorker {
       workerName: options.name,
       active: this.active,
       secretsKey: options.secretsKey,
+      observer: options.observer,
     });
     this.worker = new Worker(RUNS_QUEUE, processor, {
       connection: options.connection,

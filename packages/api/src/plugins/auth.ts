@@ -7,10 +7,12 @@ import { sendError } from "./errors.ts";
  * Authorization, decided per route by `config.auth`:
  * - "project" (the default, so a new route is never public by accident): `Authorization: Bearer
  *   <apiKey>`; the request carries the key's `projectId`, which every query then filters by.
- * - "admin": `Authorization: Bearer <ADMIN_TOKEN>`.
+ * - "admin": `Authorization: Bearer <ADMIN_TOKEN>` (project creation; detailed health unless
+ *   HEALTH_PUBLIC).
+ * - "metrics": `Authorization: Bearer <METRICS_TOKEN>`, or nothing when METRICS_TOKEN is unset.
  * - "public": no credentials (liveness, readiness, docs).
  */
-export type AuthMode = "project" | "admin" | "public";
+export type AuthMode = "project" | "admin" | "metrics" | "public";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -35,19 +37,39 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
-export function registerAuth(app: FastifyInstance, deps: { db: DbHandle; adminToken: string | undefined }): void {
+export interface AuthDeps {
+  db: DbHandle;
+  /** ADMIN_TOKEN; undefined disables "admin" routes (403). */
+  adminToken: string | undefined;
+  /** METRICS_TOKEN; undefined makes "metrics" routes public. Default: undefined. */
+  metricsToken?: string | undefined;
+}
+
+export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   app.decorateRequest("projectId", "");
   app.addHook("onRequest", async (request, reply) => {
     const mode: AuthMode = request.routeOptions.config?.auth ?? "project";
     if (mode === "public" || !request.routeOptions.url) return;
     const token = bearer(request);
+    if (mode === "metrics") {
+      if (!deps.metricsToken) return;
+      if (!token || !sameSecret(token, deps.metricsToken)) {
+        return sendError(
+          reply,
+          request,
+          "unauthorized",
+          "Send the metrics token as 'Authorization: Bearer <METRICS_TOKEN>'",
+        );
+      }
+      return;
+    }
     if (mode === "admin") {
       if (!deps.adminToken) {
         return sendError(
           reply,
           request,
           "forbidden",
-          "Project creation is disabled: set ADMIN_TOKEN on the API to enable it",
+          `${request.method} ${request.routeOptions.url} is disabled: set ADMIN_TOKEN on the API to enable it`,
         );
       }
       if (!token || !sameSecret(token, deps.adminToken)) {

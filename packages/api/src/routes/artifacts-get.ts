@@ -1,6 +1,6 @@
 import type { DbHandle } from "@conveyor/db";
 import { getRun } from "@conveyor/db";
-import type { ArtifactStore } from "@conveyor/runner/artifacts";
+import { type ArtifactStore, InvalidArtifactKeyError } from "@conveyor/runner/artifacts";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -22,8 +22,11 @@ export function registerGetArtifact(app: FastifyInstance, deps: { db: DbHandle; 
         let artifact: Awaited<ReturnType<ArtifactStore["get"]>> = null;
         try {
           artifact = await deps.artifacts.get(`${id}/${path}`);
-        } catch {
-          artifact = null; // an invalid key (e.g. "..") is simply not an artifact of this run
+        } catch (error) {
+          // An invalid key (e.g. "..") is simply not an artifact of this run; a store that cannot
+          // answer (S3 unreachable, wrong bucket) is a 500, never a misleading 404.
+          if (!(error instanceof InvalidArtifactKeyError)) throw error;
+          artifact = null;
         }
         if (!artifact) throw notFound("run", `${id} artifact ${path}`);
         return reply.type(artifact.contentType).header("cache-control", "private, max-age=3600").send(artifact.body);

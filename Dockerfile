@@ -1,0 +1,61 @@
+# syntax=docker/dockerfile:1
+#
+# One image for every Conveyor process. The default command is the HTTP API; run a worker with
+# `command: ["node", "--import", "tsx", "packages/worker/src/bin/worker.ts"]` and the migrations
+# with `packages/db/src/bin/migrate.ts` (see docker-compose.prod.yml and k8s/).
+#
+# TypeScript runs through tsx (a runtime dependency): there is no build step, so the image is the
+# production dependencies plus the sources.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- deps: production node_modules, from the lockfile only --------------------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+ENV CI=true
+# The pnpm of package.json's packageManager field.
+RUN npm install -g pnpm@10.34.9 && npm cache clean --force
+# Manifests first, so the install layer is rebuilt only when dependencies change.
+COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY packages/api/package.json packages/api/package.json
+COPY packages/cli/package.json packages/cli/package.json
+COPY packages/core/package.json packages/core/package.json
+COPY packages/db/package.json packages/db/package.json
+COPY packages/runner/package.json packages/runner/package.json
+COPY packages/worker/package.json packages/worker/package.json
+RUN --mount=type=cache,id=pnpm-store,target=/root/.local/share/pnpm/store \
+    pnpm install --frozen-lockfile --prod
+
+# ---- runtime ------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+# chromium: the browser workers drive (CHROMIUM_PATH below). ffmpeg: Playwright encodes run
+# videos with it. tini: PID 1 that forwards SIGTERM to Node (graceful drain) and reaps Chromium's
+# zombie processes. fonts: pages render text instead of boxes in screenshots.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+       chromium ffmpeg tini ca-certificates fonts-liberation fonts-noto-color-emoji \
+    && rm -rf /var/lib/apt/lists/*
+
+ENV NODE_ENV=production \
+    CHROMIUM_PATH=/usr/bin/chromium \
+    PLAYWRIGHT_BROWSERS_PATH=/ms-playwright \
+    ARTIFACT_DIR=/data/artifacts \
+    PORT=3000
+
+WORKDIR /app
+COPY --from=deps /app /app
+COPY . .
+
+# Playwright looks for its own ffmpeg build at $PLAYWRIGHT_BROWSERS_PATH/ffmpeg-<revision>/ffmpeg-linux;
+# point that at Debian's (the revision comes from the installed playwright-core).
+RUN revision="$(node -e 'const path = require("node:path"); const dir = path.dirname(require.resolve("playwright-core/package.json", { paths: ["packages/runner"] })); const b = JSON.parse(require("node:fs").readFileSync(path.join(dir, "browsers.json"), "utf8")); process.stdout.write(b.browsers.find((x) => x.name === "ffmpeg").revision)')" \
+    && mkdir -p "/ms-playwright/ffmpeg-${revision}" \
+    && ln -s /usr/bin/ffmpeg "/ms-playwright/ffmpeg-${revision}/ffmpeg-linux" \
+    && mkdir -p /data/artifacts \
+    && chown -R node:node /data
+
+# The node image's unprivileged user (uid 1000). Chromium runs with --no-sandbox: never as root.
+USER node
+EXPOSE 3000
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "--import", "tsx", "packages/api/src/bin/server.ts"]

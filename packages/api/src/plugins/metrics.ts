@@ -1,0 +1,268 @@
+import { RUN_STATUSES, RUNS_QUEUE, TERMINAL_STATUSES, WORKER_HEALTH_STATUSES } from "@conveyor/core";
+import type { DbHandle } from "@conveyor/db";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import type { Redis } from "ioredis";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { RunQueue } from "../queue.ts";
+import { countWorkers, readWorkers } from "../workers.ts";
+
+/**
+ * Prometheus metrics of the API, served at `GET /metrics` (docs/operations.md, "Metrics", lists
+ * every series; the names are a contract — the Kubernetes HPA scales workers on
+ * `conveyor_queue_backlog`).
+ *
+ * Fleet-wide series are derived from shared state, never from this process's own events, so every
+ * API replica reports the same numbers and a replica that restarts loses nothing:
+ * - queue depth and backlog: read from Redis at scrape time (the autoscaler wants it fresh);
+ * - worker gauges: read from the heartbeats at scrape time;
+ * - run counters: counted in Postgres every METRICS_REPORTING_INTERVAL_MS (a full count of the
+ *   runs table is too heavy to repeat on every scrape of every replica).
+ * HTTP request series and process metrics are this replica's own.
+ */
+export interface MetricsDeps {
+  db: DbHandle;
+  redis: Redis;
+  queue: RunQueue;
+  /** QUEUE_PREFIX: where workers write their heartbeats. */
+  queuePrefix: string;
+  /** How often runs are recounted in Postgres, ms (METRICS_REPORTING_INTERVAL_MS). */
+  reportingIntervalMs: number;
+  logger: FastifyBaseLogger;
+  /** Whether METRICS_TOKEN is set (documents the route's security in OpenAPI). Default false. */
+  tokenRequired?: boolean;
+}
+
+const QUEUE_STATES = ["waiting", "prioritized", "delayed", "active", "completed", "failed"] as const;
+
+interface RunTotals {
+  byStatus: Map<string, number>;
+  /** Runs started at least once. */
+  started: number;
+  /** Attempts started in all (a retried or recovered run counts once per attempt). */
+  attempts: number;
+}
+
+async function countRuns(db: DbHandle): Promise<RunTotals> {
+  const rows = await db.query<{
+    status: string;
+    runs: string | number;
+    started: string | number;
+    attempts: string | number;
+  }>(
+    "select status, count(*) as runs, count(*) filter (where attempt > 0) as started, coalesce(sum(attempt), 0) as attempts from runs group by status",
+  );
+  const totals: RunTotals = { byStatus: new Map(), started: 0, attempts: 0 };
+  for (const row of rows) {
+    totals.byStatus.set(row.status, Number(row.runs));
+    totals.started += Number(row.started);
+    totals.attempts += Number(row.attempts);
+  }
+  return totals;
+}
+
+/** Builds the registry and the periodic run count; call `start` once the app is ready. */
+export function createApiMetrics(deps: MetricsDeps) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "conveyor_" });
+
+  const httpRequests = new Counter({
+    name: "conveyor_http_requests_total",
+    help: "HTTP requests answered by this API replica, by method, route pattern and status code.",
+    labelNames: ["method", "route", "status"],
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: "conveyor_http_request_duration_seconds",
+    help: "Time to answer HTTP requests on this API replica, by method, route pattern and status code.",
+    labelNames: ["method", "route", "status"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+
+  // Collected at scrape time from Redis: one read serves both gauges.
+  let queueRead: Promise<Awaited<ReturnType<RunQueue["counts"]>> | undefined> | undefined;
+  const readQueueOnce = () => {
+    queueRead ??= deps.queue
+      .counts()
+      .catch((error: unknown) => {
+        deps.logger.warn({ err: error }, "metrics: could not read the queue");
+        return undefined;
+      })
+      .finally(() => {
+        queueRead = undefined;
+      });
+    return queueRead;
+  };
+  new Gauge({
+    name: "conveyor_queue_jobs",
+    help: "Jobs in the queue by state (BullMQ keeps completed jobs an hour, failed ones a day).",
+    labelNames: ["queue", "state"],
+    registers: [registry],
+    async collect() {
+      const counts = await readQueueOnce();
+      this.reset();
+      if (!counts) return;
+      for (const state of QUEUE_STATES) this.set({ queue: RUNS_QUEUE, state }, counts[state]);
+    },
+  });
+  new Gauge({
+    name: "conveyor_queue_backlog",
+    help: "Runs a worker could start now: waiting + prioritized + delayed jobs already due. What the worker autoscaler follows.",
+    labelNames: ["queue"],
+    registers: [registry],
+    async collect() {
+      const counts = await readQueueOnce();
+      this.reset();
+      if (counts) this.set({ queue: RUNS_QUEUE }, counts.backlog);
+    },
+  });
+
+  let workersRead: ReturnType<typeof readWorkers> | undefined;
+  const readWorkersOnce = () => {
+    workersRead ??= readWorkers(deps.redis, deps.queuePrefix)
+      .catch((error: unknown) => {
+        deps.logger.warn({ err: error }, "metrics: could not read worker heartbeats");
+        throw error;
+      })
+      .finally(() => {
+        workersRead = undefined;
+      });
+    return workersRead;
+  };
+  new Gauge({
+    name: "conveyor_workers",
+    help: "Workers with a live heartbeat, by health status (rules in docs/operations.md, Health).",
+    labelNames: ["status"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const workers = await readWorkersOnce().catch(() => undefined);
+      if (!workers) return;
+      const counts = countWorkers(workers);
+      for (const status of WORKER_HEALTH_STATUSES) this.set({ status }, counts[status]);
+    },
+  });
+  new Gauge({
+    name: "conveyor_worker_active_runs",
+    help: "Runs each worker executes now, as of its last heartbeat.",
+    labelNames: ["worker"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const workers = await readWorkersOnce().catch(() => undefined);
+      for (const worker of workers ?? []) this.set({ worker: worker.name }, worker.activeRuns);
+    },
+  });
+
+  // Counted in Postgres: totals of the whole installation, the same on every replica.
+  const runs = new Gauge({
+    name: "conveyor_runs",
+    help: "Runs in the database by status, counted every METRICS_REPORTING_INTERVAL_MS.",
+    labelNames: ["status"],
+    registers: [registry],
+  });
+  const finished = new Counter({
+    name: "conveyor_runs_finished_total",
+    help: "Runs that reached a terminal status, by status (counted in the database: the same on every API replica).",
+    labelNames: ["status"],
+    registers: [registry],
+  });
+  const started = new Counter({
+    name: "conveyor_runs_started_total",
+    help: "Runs started at least once (counted in the database: the same on every API replica).",
+    registers: [registry],
+  });
+  const attempts = new Counter({
+    name: "conveyor_run_attempts_started_total",
+    help: "Run attempts started, retries and recoveries from dead workers included (counted in the database).",
+    registers: [registry],
+  });
+  const lastCount = new Gauge({
+    name: "conveyor_metrics_last_count_timestamp_seconds",
+    help: "When the run counters were last counted in the database (Unix time); stale means the count fails.",
+    registers: [registry],
+  });
+  for (const status of TERMINAL_STATUSES) finished.inc({ status }, 0);
+
+  // Counters only go up: the database total is reached by adding the difference. A total that
+  // shrinks (runs deleted with their project) keeps the counter where it is.
+  const reported = { finished: new Map<string, number>(), started: 0, attempts: 0 };
+  const raise = (counter: Counter<string>, from: number, to: number, labels?: Record<string, string>) => {
+    if (to <= from) return from;
+    if (labels) counter.inc(labels, to - from);
+    else counter.inc(to - from);
+    return to;
+  };
+  async function refresh(): Promise<void> {
+    const totals = await countRuns(deps.db);
+    for (const status of RUN_STATUSES) runs.set({ status }, totals.byStatus.get(status) ?? 0);
+    for (const status of TERMINAL_STATUSES) {
+      const to = totals.byStatus.get(status) ?? 0;
+      reported.finished.set(status, raise(finished, reported.finished.get(status) ?? 0, to, { status }));
+    }
+    reported.started = raise(started, reported.started, totals.started);
+    reported.attempts = raise(attempts, reported.attempts, totals.attempts);
+    lastCount.set(Date.now() / 1000);
+  }
+
+  let timer: NodeJS.Timeout | undefined;
+  let refreshing: Promise<void> | undefined;
+  let stopped = false;
+  const tick = () => {
+    refreshing = refresh()
+      .catch((error: unknown) => deps.logger.warn({ err: error }, "metrics: could not count runs"))
+      .finally(() => {
+        refreshing = undefined;
+        if (!stopped) timer = setTimeout(tick, deps.reportingIntervalMs);
+      });
+  };
+
+  return {
+    registry,
+    /** Records one answered request. */
+    observeRequest(method: string, route: string, status: number, seconds: number) {
+      const labels = { method, route, status: String(status) };
+      httpRequests.inc(labels);
+      httpDuration.observe(labels, seconds);
+    },
+    /** Counts runs now, then every interval. */
+    start() {
+      stopped = false;
+      tick();
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await refreshing;
+    },
+  };
+}
+
+/** Registers `GET /metrics` and the HTTP request hooks. */
+export function registerMetrics(app: FastifyInstance, deps: MetricsDeps): void {
+  const metrics = createApiMetrics(deps);
+  app.addHook("onResponse", async (request, reply) => {
+    // The route pattern, never the raw URL: ids in paths would make a series per run.
+    const route = request.routeOptions.url ?? "unmatched";
+    metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+  });
+  app.addHook("onReady", async () => metrics.start());
+  app.addHook("onClose", async () => metrics.stop());
+  app.get(
+    "/metrics",
+    {
+      config: { auth: "metrics" },
+      schema: {
+        summary: "Prometheus metrics",
+        description:
+          "Prometheus text format. Needs `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set; public otherwise.",
+        tags: ["metrics"],
+        security: deps.tokenRequired ? [{ metricsToken: [] }] : [],
+      },
+    },
+    async (_request, reply) => {
+      const text = await metrics.registry.metrics();
+      return reply.type(metrics.registry.contentType).send(text);
+    },
+  );
+}

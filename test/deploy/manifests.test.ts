@@ -1,0 +1,535 @@
+/**
+ * Static checks of the deployment files (no Docker or cluster here): every YAML parses, the
+ * expected objects exist, every variable they set is one Conveyor parses (and the sets parse as a
+ * whole), probes and ports match what the API serves, grace periods exceed the drain, Redis
+ * cannot evict jobs, and the Dockerfile runs Node under tini, as a non-root user, with Chromium.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { commonEnvShape, createLogger } from "@conveyor/core";
+import { describe, expect, it } from "vitest";
+import { type Document, parseAllDocuments } from "yaml";
+import { apiEnvSchema, apiEnvShape } from "../../packages/api/src/env.ts";
+import { registerHealth } from "../../packages/api/src/routes/health.ts";
+import { startEnvSchema } from "../../packages/cli/src/env.ts";
+import { workerEnvSchema, workerEnvShape } from "../../packages/worker/src/env.ts";
+import { startMetricsServer, WorkerMetrics } from "../../packages/worker/src/metrics.ts";
+
+/** Fastify's instance type, through the API's own dependency (the root has no fastify). */
+type FastifyInstance = Parameters<typeof registerHealth>[0];
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
+
+// ---- loading ----------------------------------------------------------------------------------
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type Obj = { [key: string]: Json };
+
+function isObj(value: unknown): value is Obj {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+function obj(value: unknown, what: string): Obj {
+  if (!isObj(value)) throw new Error(`${what}: expected a mapping, got ${JSON.stringify(value)}`);
+  return value;
+}
+function list(value: unknown): Json[] {
+  return Array.isArray(value) ? (value as Json[]) : [];
+}
+function str(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+/** Every document of a YAML file (merge keys `<<` resolved), failing on any parse error. */
+function loadYaml(file: string): Obj[] {
+  const docs: Document.Parsed[] = parseAllDocuments(read(file), { merge: true }) as Document.Parsed[];
+  return docs.map((doc, index) => {
+    if (doc.errors.length > 0) throw new Error(`${file} document ${index}: ${doc.errors[0]?.message}`);
+    return obj(doc.toJS(), `${file} document ${index}`);
+  });
+}
+
+function yamlFilesUnder(dir: string): string[] {
+  return readdirSync(path.join(ROOT, dir), { recursive: true, encoding: "utf8" })
+    .filter((file) => /\.ya?ml$/.test(file))
+    .map((file) => path.join(dir, file))
+    .sort();
+}
+
+const K8S_FILES = yamlFilesUnder("k8s");
+const k8sObjects = K8S_FILES.flatMap((file) => loadYaml(file).map((doc) => ({ file, doc })));
+const compose = loadYaml("docker-compose.prod.yml")[0] ?? {};
+const services = obj(compose.services, "services");
+
+function k8s(kind: string, name?: string): Obj {
+  const found = k8sObjects.find(
+    ({ doc }) => doc.kind === kind && (name === undefined || obj(doc.metadata, kind).name === name),
+  );
+  if (!found) throw new Error(`k8s/ has no ${kind}${name ? ` named ${name}` : ""}`);
+  return found.doc;
+}
+
+function podSpec(workload: Obj): Obj {
+  return obj(obj(obj(workload.spec, "spec").template, "template").spec, "pod spec");
+}
+function firstContainer(workload: Obj): Obj {
+  return obj(list(podSpec(workload).containers)[0], "container");
+}
+
+// ---- the variables Conveyor parses ------------------------------------------------------------
+
+const PARSED = new Set([
+  ...Object.keys(commonEnvShape),
+  ...Object.keys(apiEnvShape),
+  ...Object.keys(workerEnvShape),
+  ...Object.keys(startEnvSchema.shape),
+]);
+
+/** Valid stand-ins for the values a deployment must supply itself (secrets, passwords). */
+const SAMPLE_VALUES: Record<string, string> = {
+  POSTGRES_PASSWORD: "pg-password",
+  SECRETS_KEY: "0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0",
+  ADMIN_TOKEN: "admin-token-0123456789abcdef",
+  MINIO_ROOT_USER: "conveyor",
+  MINIO_ROOT_PASSWORD: "minio-password",
+  S3_ACCESS_KEY_ID: "access-key",
+  S3_SECRET_ACCESS_KEY: "secret-key",
+};
+
+const INTERPOLATION = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}/g;
+
+/** Compose's `${VAR}`, `${VAR:-default}`, `${VAR:?error}` (`$$` is a literal `$`). */
+function interpolate(value: string, variables: Record<string, string>): string {
+  return value
+    .split("$$")
+    .map((part) =>
+      part.replace(INTERPOLATION, (_match, name: string, operator: string | undefined, rest: string | undefined) => {
+        const given = variables[name];
+        if (operator?.endsWith("-")) return given ?? rest ?? "";
+        if (given === undefined) throw new Error(`\${${name}} has no value and no default`);
+        return given;
+      }),
+    )
+    .join("$");
+}
+
+/** Variables `${…}` in `text` without a default, i.e. that .env must define. */
+function requiredInterpolations(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const match of text.matchAll(INTERPOLATION)) {
+    if (match[1] && !match[2]?.endsWith("-")) names.add(match[1]);
+  }
+  return names;
+}
+
+function envFile(file: string): Map<string, string> {
+  const variables = new Map<string, string>();
+  for (const line of read(file).split("\n")) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line.trim());
+    if (match?.[1]) variables.set(match[1], match[2] ?? "");
+  }
+  return variables;
+}
+
+/** Compose services that run the Conveyor image (not Postgres, Redis, MinIO, mc). */
+function conveyorServices(): [string, Obj][] {
+  return Object.entries(services)
+    .map(([name, service]) => [name, obj(service, name)] as [string, Obj])
+    .filter(([, service]) => str(service.image)?.includes("CONVEYOR_IMAGE") === true);
+}
+
+function composeEnv(service: Obj): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(obj(service.environment ?? {}, "environment"))) {
+    env[name] = String(value);
+  }
+  return env;
+}
+
+/** `30s`, `1m30s`, `500ms` → ms (compose durations). */
+function durationMs(value: string): number {
+  let total = 0;
+  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001 };
+  const parts = value.match(/(\d+(?:\.\d+)?)(ms|us|h|m|s)/g);
+  if (!parts || parts.join("") !== value) throw new Error(`not a compose duration: ${value}`);
+  for (const part of parts) {
+    const match = /(\d+(?:\.\d+)?)(ms|us|h|m|s)/.exec(part);
+    if (match?.[1] && match[2]) total += Number(match[1]) * (units[match[2]] ?? Number.NaN);
+  }
+  return total;
+}
+
+/** What a container's environment resolves to: envFrom ConfigMap/Secret, then env values. */
+function containerEnv(container: Obj): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const source of list(container.envFrom)) {
+    const from = obj(source, "envFrom");
+    if (isObj(from.configMapRef)) {
+      const data = obj(k8s("ConfigMap", str(from.configMapRef.name)).data, "data");
+      for (const [key, value] of Object.entries(data)) env[key] = String(value);
+    }
+    if (isObj(from.secretRef)) {
+      const data = obj(k8s("Secret", str(from.secretRef.name)).stringData, "stringData");
+      for (const key of Object.keys(data)) env[key] = SAMPLE_VALUES[key] ?? "postgres://u:p@db:5432/conveyor";
+    }
+  }
+  for (const entry of list(container.env)) {
+    const variable = obj(entry, "env");
+    const name = str(variable.name) ?? "";
+    env[name] = str(variable.value) ?? (isObj(variable.valueFrom) ? `from-${name.toLowerCase()}` : "");
+  }
+  return env;
+}
+
+// ---- the tests --------------------------------------------------------------------------------
+
+describe("YAML", () => {
+  it("every file parses, document by document, into objects", () => {
+    expect(K8S_FILES.length).toBeGreaterThan(5);
+    for (const { file, doc } of k8sObjects) {
+      expect(str(doc.apiVersion), `${file}: apiVersion`).toBeTruthy();
+      expect(str(doc.kind), `${file}: kind`).toBeTruthy();
+    }
+    expect(Object.keys(services).length).toBeGreaterThan(0);
+  });
+
+  it("k8s/ has every object a deployment needs", () => {
+    const kinds = k8sObjects.map(({ doc }) => `${doc.kind}/${obj(doc.metadata ?? {}, "metadata").name ?? ""}`);
+    for (const expected of [
+      "Namespace/conveyor",
+      "ConfigMap/conveyor-config",
+      "Secret/conveyor-secrets",
+      "Deployment/conveyor-api",
+      "Service/conveyor-api",
+      "PodDisruptionBudget/conveyor-api",
+      "Deployment/conveyor-worker",
+      "Job/conveyor-migrate",
+      "HorizontalPodAutoscaler/conveyor-worker",
+      "ScaledObject/conveyor-worker",
+      "ConfigMap/prometheus-adapter",
+    ]) {
+      expect(kinds).toContain(expected);
+    }
+  });
+
+  it("the kustomization lists files that exist, and not the migration Job or the KEDA alternative", () => {
+    const kustomization = k8s("Kustomization");
+    const resources = list(kustomization.resources).map(String);
+    for (const resource of resources) expect(existsSync(path.join(ROOT, "k8s", resource)), resource).toBe(true);
+    expect(resources).not.toContain("migrate-job.yaml");
+    expect(resources.some((resource) => resource.includes("keda"))).toBe(false);
+  });
+});
+
+describe("variables", () => {
+  it("compose sets only variables Conveyor parses, on every service running its image", () => {
+    const unknown: string[] = [];
+    for (const [name, service] of conveyorServices()) {
+      for (const variable of Object.keys(composeEnv(service))) {
+        if (!PARSED.has(variable)) unknown.push(`${name}: ${variable}`);
+      }
+    }
+    expect(conveyorServices().map(([name]) => name)).toEqual(expect.arrayContaining(["api", "worker", "migrate"]));
+    expect(unknown, `set in docker-compose.prod.yml, parsed by nothing: ${unknown.join(", ")}`).toEqual([]);
+  });
+
+  it("k8s sets only variables Conveyor parses (ConfigMap, Secret, container env)", () => {
+    const unknown: string[] = [];
+    const check = (where: string, names: string[]) => {
+      for (const name of names) if (!PARSED.has(name)) unknown.push(`${where}: ${name}`);
+    };
+    check("ConfigMap conveyor-config", Object.keys(obj(k8s("ConfigMap", "conveyor-config").data, "data")));
+    check("Secret conveyor-secrets", Object.keys(obj(k8s("Secret", "conveyor-secrets").stringData, "stringData")));
+    for (const { doc } of k8sObjects) {
+      if (doc.kind !== "Deployment" && doc.kind !== "Job") continue;
+      for (const container of list(podSpec(doc).containers)) {
+        check(
+          `${doc.kind} ${obj(doc.metadata, "metadata").name}`,
+          list(obj(container, "c").env).map((e) => String(obj(e, "env").name)),
+        );
+      }
+    }
+    expect(unknown, `set in k8s/, parsed by nothing: ${unknown.join(", ")}`).toEqual([]);
+  });
+
+  it("compose's environments parse, cross-field rules included, with S3 on MinIO", () => {
+    const variables = { ...Object.fromEntries(envFile(".env.example")), ...SAMPLE_VALUES };
+    const env = (name: string) =>
+      Object.fromEntries(
+        Object.entries(composeEnv(obj(services[name], name))).map(([key, value]) => [
+          key,
+          interpolate(value, variables),
+        ]),
+      );
+    const api = apiEnvSchema.parse(env("api"));
+    const worker = workerEnvSchema.parse(env("worker"));
+    for (const parsed of [api, worker]) {
+      expect(parsed.ARTIFACT_STORE).toBe("s3");
+      expect(parsed.S3_ENDPOINT).toBe("http://minio:9000");
+      expect(parsed.S3_BUCKET).toBeTruthy();
+      expect(parsed.DATABASE_URL).toMatch(/@postgres:5432\//);
+      expect(parsed.REDIS_URL).toBe("redis://redis:6379");
+    }
+    expect(api.SHUTDOWN_READINESS_DELAY_MS).toBeGreaterThan(0);
+    expect(Object.keys(services)).toEqual(expect.arrayContaining(["postgres", "redis", "minio"]));
+  });
+
+  it("k8s containers' environments parse, cross-field rules included", () => {
+    const api = apiEnvSchema.parse(containerEnv(firstContainer(k8s("Deployment", "conveyor-api"))));
+    const worker = workerEnvSchema.parse(containerEnv(firstContainer(k8s("Deployment", "conveyor-worker"))));
+    expect(api.ARTIFACT_STORE).toBe("s3");
+    expect(worker.ARTIFACT_STORE).toBe("s3");
+    expect(api.SHUTDOWN_READINESS_DELAY_MS).toBeGreaterThan(0);
+  });
+
+  it(".env.example defines every variable compose needs without a default", () => {
+    const defined = envFile(".env.example");
+    const missing = [...requiredInterpolations(read("docker-compose.prod.yml"))].filter((name) => !defined.has(name));
+    expect(missing, `add to .env.example: ${missing.join(", ")}`).toEqual([]);
+  });
+});
+
+describe("probes, ports and commands", () => {
+  const PORT = apiEnvShape.PORT.parse(undefined);
+
+  it("the probed paths are routes the API registers", async () => {
+    const require = createRequire(path.join(ROOT, "packages/api/package.json"));
+    const { fastify } = (await import(require.resolve("fastify"))) as { fastify: () => FastifyInstance };
+    const zod = (await import(require.resolve("fastify-type-provider-zod"))) as {
+      serializerCompiler: Parameters<FastifyInstance["setSerializerCompiler"]>[0];
+      validatorCompiler: Parameters<FastifyInstance["setValidatorCompiler"]>[0];
+    };
+    const app = fastify();
+    // As app.ts sets them up, so that routes with zod schemas compile.
+    app.setValidatorCompiler(zod.validatorCompiler);
+    app.setSerializerCompiler(zod.serializerCompiler);
+    // Only the registration is inspected: no request is made, so the dependencies are never used.
+    registerHealth(app, { isShuttingDown: () => false } as unknown as Parameters<typeof registerHealth>[1]);
+    await app.ready();
+    for (const url of ["/api/health", "/api/health/ready"])
+      expect(app.hasRoute({ method: "GET", url }), url).toBe(true);
+    await app.close();
+  });
+
+  it("the API Deployment probes readiness and liveness on the port it listens on", () => {
+    const deployment = k8s("Deployment", "conveyor-api");
+    const container = firstContainer(deployment);
+    const env = containerEnv(container);
+    const port = Number(env.PORT ?? PORT);
+    expect(port).toBe(PORT);
+    const ports = list(container.ports).map((p) => obj(p, "port"));
+    expect(ports).toContainEqual({ name: "http", containerPort: port });
+    const probe = (name: string) => obj(obj(container[name], name).httpGet, `${name}.httpGet`);
+    expect(probe("readinessProbe")).toMatchObject({ path: "/api/health/ready" });
+    expect(probe("livenessProbe")).toMatchObject({ path: "/api/health" });
+    for (const name of ["readinessProbe", "livenessProbe"]) expect([port, "http"]).toContain(probe(name).port);
+    const service = obj(k8s("Service", "conveyor-api").spec, "spec");
+    expect(list(service.ports).map((p) => obj(p, "port").targetPort)).toContain("http");
+    expect(obj(k8s("PodDisruptionBudget", "conveyor-api").spec, "spec").minAvailable).toBeGreaterThanOrEqual(1);
+  });
+
+  it("the worker's liveness probe and healthcheck ask its metrics server, on WORKER_METRICS_PORT", async () => {
+    const container = firstContainer(k8s("Deployment", "conveyor-worker"));
+    const port = Number(containerEnv(container).WORKER_METRICS_PORT);
+    expect(port).toBeGreaterThan(0);
+    expect(list(container.ports).map((p) => obj(p, "port"))).toContainEqual({ name: "metrics", containerPort: port });
+    const probe = list(obj(obj(container.livenessProbe, "livenessProbe").exec, "exec").command).join(" ");
+    expect(probe).toContain(`http://127.0.0.1:${port}/metrics`);
+    const worker = obj(services.worker, "worker");
+    const composePort = Number(composeEnv(worker).WORKER_METRICS_PORT);
+    expect(list(obj(worker.healthcheck, "healthcheck").test).join(" ")).toContain(
+      `http://127.0.0.1:${composePort}/metrics`,
+    );
+    // The path is what the worker's metrics server serves.
+    const server = await startMetricsServer({
+      registry: new WorkerMetrics().registry,
+      port: 0,
+      token: undefined,
+      logger: createLogger({ level: "silent" }),
+    });
+    try {
+      expect(new URL(server.url).pathname).toBe("/metrics");
+      expect((await fetch(server.url)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("compose's API healthcheck asks readiness on the API's port", () => {
+    const api = obj(services.api, "api");
+    const test = list(obj(api.healthcheck, "healthcheck").test).join(" ");
+    expect(test).toContain(`http://127.0.0.1:${Number(composeEnv(api).PORT ?? PORT)}/api/health/ready`);
+    expect(obj(obj(api.deploy, "deploy"), "deploy").replicas).toBe(2);
+    expect(obj(obj(services.worker, "worker").deploy, "deploy").replicas).toBe(4);
+  });
+
+  it("postgres and redis have healthchecks; API and worker wait for migrate to complete", () => {
+    expect(list(obj(obj(services.postgres, "postgres").healthcheck, "hc").test)).toContain("pg_isready");
+    expect(list(obj(obj(services.redis, "redis").healthcheck, "hc").test).join(" ")).toContain("ping");
+    for (const name of ["api", "worker"]) {
+      const dependsOn = obj(obj(services[name], name).depends_on, `${name}.depends_on`);
+      expect(obj(dependsOn.migrate, "migrate").condition, name).toBe("service_completed_successfully");
+    }
+  });
+
+  it("every command runs a file that exists", () => {
+    const commands: string[][] = [
+      ...conveyorServices().flatMap(([, service]) => (service.command ? [list(service.command).map(String)] : [])),
+      ...k8sObjects
+        .filter(({ doc }) => doc.kind === "Deployment" || doc.kind === "Job")
+        .flatMap(({ doc }) => list(podSpec(doc).containers))
+        .flatMap((container) => (obj(container, "c").command ? [list(obj(container, "c").command).map(String)] : [])),
+    ];
+    const dockerCmd = /^CMD (\[.*\])$/m.exec(read("Dockerfile"))?.[1];
+    expect(dockerCmd).toBeDefined();
+    commands.push(JSON.parse(dockerCmd ?? "[]") as string[]);
+    expect(commands.length).toBeGreaterThanOrEqual(5);
+    for (const command of commands) {
+      expect(command.slice(0, 3), command.join(" ")).toEqual(["node", "--import", "tsx"]);
+      expect(existsSync(path.join(ROOT, command[3] ?? "")), command.join(" ")).toBe(true);
+    }
+    expect(commands.map((c) => c[3])).toEqual(
+      expect.arrayContaining([
+        "packages/api/src/bin/server.ts",
+        "packages/worker/src/bin/worker.ts",
+        "packages/db/src/bin/migrate.ts",
+      ]),
+    );
+  });
+});
+
+describe("shutdown and grace periods", () => {
+  const DEFAULT_SHUTDOWN_TIMEOUT_MS = workerEnvShape.SHUTDOWN_TIMEOUT_MS.parse(undefined);
+
+  it("the worker's terminationGracePeriodSeconds exceeds SHUTDOWN_TIMEOUT_MS plus a margin", () => {
+    const deployment = k8s("Deployment", "conveyor-worker");
+    const timeoutMs = Number(
+      containerEnv(firstContainer(deployment)).SHUTDOWN_TIMEOUT_MS ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    );
+    const grace = Number(podSpec(deployment).terminationGracePeriodSeconds);
+    expect(grace).toBeGreaterThan(timeoutMs / 1000);
+    expect(grace - timeoutMs / 1000, "docs/operations.md asks for ~10 s of margin").toBeGreaterThanOrEqual(10);
+  });
+
+  it("the API's terminationGracePeriodSeconds exceeds SHUTDOWN_READINESS_DELAY_MS", () => {
+    const deployment = k8s("Deployment", "conveyor-api");
+    const delayMs = Number(containerEnv(firstContainer(deployment)).SHUTDOWN_READINESS_DELAY_MS ?? 0);
+    expect(Number(podSpec(deployment).terminationGracePeriodSeconds)).toBeGreaterThan(delayMs / 1000 + 5);
+  });
+
+  it("compose's stop_grace_period exceeds the worker drain and the API's readiness delay", () => {
+    const worker = obj(services.worker, "worker");
+    const timeoutMs = Number(composeEnv(worker).SHUTDOWN_TIMEOUT_MS ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
+    expect(durationMs(String(worker.stop_grace_period))).toBeGreaterThanOrEqual(timeoutMs + 10_000);
+    const api = obj(services.api, "api");
+    const delayMs = Number(composeEnv(api).SHUTDOWN_READINESS_DELAY_MS ?? 0);
+    expect(durationMs(String(api.stop_grace_period))).toBeGreaterThan(delayMs + 5000);
+  });
+});
+
+describe("Redis", () => {
+  it("compose's Redis never evicts and persists (AOF)", () => {
+    const command = list(obj(services.redis, "redis").command).map(String).join(" ");
+    expect(command).toMatch(/--maxmemory-policy noeviction/);
+    expect(command).toMatch(/--appendonly yes/);
+    expect(str(obj(services.redis, "redis").image)).toMatch(/^redis:7/);
+    expect(str(obj(services.postgres, "postgres").image)).toMatch(/^postgres:16/);
+  });
+});
+
+describe("autoscaling", () => {
+  it("the HPA scales the worker Deployment on the external metric conveyor_queue_backlog", () => {
+    const spec = obj(k8s("HorizontalPodAutoscaler", "conveyor-worker").spec, "spec");
+    expect(k8s("HorizontalPodAutoscaler").apiVersion).toBe("autoscaling/v2");
+    expect(obj(spec.scaleTargetRef, "scaleTargetRef")).toMatchObject({ kind: "Deployment", name: "conveyor-worker" });
+    expect(spec.minReplicas).toBe(2);
+    expect(spec.maxReplicas).toBe(20);
+    const metric = obj(list(spec.metrics)[0], "metric");
+    expect(metric.type).toBe("External");
+    const external = obj(metric.external, "external");
+    expect(obj(external.metric, "metric")).toMatchObject({
+      name: "conveyor_queue_backlog",
+      selector: { matchLabels: { queue: "runs" } },
+    });
+    expect(obj(external.target, "target")).toMatchObject({ type: "AverageValue" });
+    const scaleDown = obj(obj(spec.behavior, "behavior").scaleDown, "scaleDown");
+    expect(Number(scaleDown.stabilizationWindowSeconds)).toBeGreaterThan(0);
+  });
+
+  it("the KEDA alternative and the prometheus-adapter rule follow the same series", () => {
+    const keda = obj(k8s("ScaledObject", "conveyor-worker").spec, "spec");
+    expect(obj(keda.scaleTargetRef, "scaleTargetRef").name).toBe("conveyor-worker");
+    const trigger = obj(list(keda.triggers)[0], "trigger");
+    expect(trigger.type).toBe("prometheus");
+    expect(String(obj(trigger.metadata, "metadata").query)).toContain('conveyor_queue_backlog{queue="runs"}');
+    const adapter = String(obj(k8s("ConfigMap", "prometheus-adapter").data, "data")["config.yaml"]);
+    expect(adapter).toContain("as: conveyor_queue_backlog");
+    expect(adapter).toContain("externalRules:");
+  });
+
+  it("the worker's pods are sized for Chromium: memory requested and limited, a /tmp of their own", () => {
+    const deployment = k8s("Deployment", "conveyor-worker");
+    const resources = obj(firstContainer(deployment).resources, "resources");
+    expect(obj(resources.requests, "requests").memory).toBeDefined();
+    expect(obj(resources.limits, "limits").memory).toBeDefined();
+    const mounts = list(firstContainer(deployment).volumeMounts).map((m) => obj(m, "mount").mountPath);
+    expect(mounts).toContain("/tmp");
+    const limits = obj(
+      obj(obj(obj(services.worker, "worker").deploy, "deploy").resources, "resources").limits,
+      "limits",
+    );
+    expect(limits.memory).toBeDefined();
+  });
+});
+
+describe("Dockerfile", () => {
+  const dockerfile = read("Dockerfile");
+  const instructions = dockerfile
+    .replace(/\\\n/g, " ")
+    .split("\n")
+    .filter((line) => /^[A-Z]+\s/.test(line));
+  const last = (instruction: string) => instructions.filter((line) => line.startsWith(`${instruction} `)).at(-1) ?? "";
+
+  it("is multi-stage on Debian bookworm slim Node 20", () => {
+    expect(instructions.filter((line) => line.startsWith("FROM ")).length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/node:20-bookworm-slim/);
+  });
+
+  it("installs dependencies from the lockfile, and tsx is a production dependency", () => {
+    expect(dockerfile).toMatch(/pnpm install --frozen-lockfile --prod/);
+    const rootPackage = JSON.parse(read("package.json")) as { dependencies?: Record<string, string> };
+    expect(rootPackage.dependencies?.tsx, "tsx runs the TypeScript in production").toBeDefined();
+    // Every workspace package's manifest is copied before the install.
+    for (const pkg of readdirSync(path.join(ROOT, "packages"))) {
+      if (existsSync(path.join(ROOT, "packages", pkg, "package.json"))) {
+        expect(dockerfile).toContain(`COPY packages/${pkg}/package.json`);
+      }
+    }
+  });
+
+  it("installs chromium and ffmpeg from apt and points CHROMIUM_PATH at it", () => {
+    const install = instructions.find((line) => line.includes("apt-get install")) ?? "";
+    expect(install).toMatch(/\bchromium\b/);
+    expect(install).toMatch(/\bffmpeg\b/);
+    expect(install).toMatch(/\btini\b/);
+    expect(dockerfile).toMatch(/CHROMIUM_PATH=\/usr\/bin\/chromium/);
+  });
+
+  it("runs as a non-root user, under tini, with the API as the default command", () => {
+    const user = last("USER")
+      .replace(/^USER\s+/, "")
+      .trim();
+    expect(user).not.toBe("");
+    expect(["root", "0", "0:0"]).not.toContain(user);
+    expect(last("ENTRYPOINT")).toMatch(/tini/);
+    expect(last("CMD")).toContain("packages/api/src/bin/server.ts");
+    expect(last("EXPOSE")).toContain(String(apiEnvShape.PORT.parse(undefined)));
+  });
+
+  it("has a .dockerignore keeping node_modules and .git out of the context", () => {
+    const ignore = read(".dockerignore");
+    expect(ignore).toMatch(/node_modules/);
+    expect(ignore).toMatch(/^\.git$/m);
+  });
+});
