@@ -66,8 +66,9 @@ export const recordings = pgTable(
     ...timestamps,
   },
   (t) => [
-    // Lists are per project, newest first, paginated by (created_at, id).
-    index("recordings_project_created_idx").on(t.projectId, t.createdAt.desc(), t.id.desc()),
+    // Lists are per project, newest first, paginated by (created_at, id). NULLS FIRST matches
+    // what `order by … desc` means, so the planner reads the index in order instead of sorting.
+    index("recordings_project_created_idx").on(t.projectId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
   ],
 );
 
@@ -129,14 +130,19 @@ export const runs = pgTable(
   },
   (t) => [
     // GET /api/runs: per project, newest first, keyset-paginated on (created_at, id).
-    index("runs_project_created_idx").on(t.projectId, t.createdAt.desc(), t.id.desc()),
+    index("runs_project_created_idx").on(t.projectId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
     // GET /api/runs?status=…: the same order within one status.
-    index("runs_project_status_created_idx").on(t.projectId, t.status, t.createdAt.desc(), t.id.desc()),
+    index("runs_project_status_created_idx").on(
+      t.projectId,
+      t.status,
+      t.createdAt.desc().nullsFirst(),
+      t.id.desc().nullsFirst(),
+    ),
     // The reconciler scans only unfinished runs, oldest first; finished runs (nearly all) stay out of the index.
     index("runs_unfinished_idx").on(t.createdAt).where(sql`${t.status} in ('queued', 'running')`),
     // GET /api/dead-letters: per project, newest first, among the few dead-lettered runs.
     index("runs_dead_letters_idx")
-      .on(t.projectId, t.createdAt.desc(), t.id.desc())
+      .on(t.projectId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst())
       .where(sql`${t.deadLetteredAt} is not null`),
     // A retried POST with the same Idempotency-Key finds the run it created; unique so a race
     // between two retries still creates one run.
