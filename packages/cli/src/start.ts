@@ -8,6 +8,7 @@ import {
   connectRedis,
   createLogger,
   generateSecretsKey,
+  installProcessGuards,
   RedisUnavailableError,
   ShutdownManager,
 } from "@conveyor/core";
@@ -43,6 +44,7 @@ export async function runQuickStart(environment: Record<string, string | undefin
     base: { service: "worker", worker: name },
     ...(pretty ? { prettyPrefix: "[WORKER]" } : {}),
   });
+  installProcessGuards(apiLogger);
   const shutdown = new ShutdownManager(apiLogger);
   shutdown.listen();
   if (adminToken.file) {

@@ -5,6 +5,7 @@ export * from "./errors.ts";
 export * from "./ids.ts";
 export * from "./jobs.ts";
 export * from "./logger.ts";
+export * from "./process-guards.ts";
 export * from "./projection.ts";
 export * from "./recording.ts";
 export * from "./redis.ts";

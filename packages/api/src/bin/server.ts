@@ -1,7 +1,14 @@
 // `pnpm start:api`: the HTTP API as its own process (production: any number of replicas).
 
 import { setTimeout as sleep } from "node:timers/promises";
-import { ConfigError, checkRedisEvictionPolicy, connectRedis, createLogger, ShutdownManager } from "@conveyor/core";
+import {
+  ConfigError,
+  checkRedisEvictionPolicy,
+  connectRedis,
+  createLogger,
+  installProcessGuards,
+  ShutdownManager,
+} from "@conveyor/core";
 import { createPostgresDb, migrate } from "@conveyor/db";
 import { parseApiEnv } from "../env.ts";
 import { startApi } from "../server.ts";
@@ -14,6 +21,7 @@ async function main(): Promise<void> {
     ]);
   }
   const logger = createLogger({ level: env.LOG_LEVEL, base: { service: "api" } });
+  installProcessGuards(logger);
   const shutdown = new ShutdownManager(logger);
   shutdown.listen();
 

@@ -1,5 +1,12 @@
 // `pnpm start:worker`: one run worker process (production: any number of replicas).
-import { ConfigError, checkRedisEvictionPolicy, connectRedis, createLogger, ShutdownManager } from "@conveyor/core";
+import {
+  ConfigError,
+  checkRedisEvictionPolicy,
+  connectRedis,
+  createLogger,
+  installProcessGuards,
+  ShutdownManager,
+} from "@conveyor/core";
 import { createPostgresDb, migrate } from "@conveyor/db";
 import { defaultWorkerName, parseWorkerEnv } from "../env.ts";
 import { startWorker } from "../service.ts";
@@ -13,6 +20,7 @@ async function main(): Promise<void> {
   }
   const name = env.WORKER_NAME ?? defaultWorkerName();
   const logger = createLogger({ level: env.LOG_LEVEL, base: { service: "worker", worker: name } });
+  installProcessGuards(logger);
   const shutdown = new ShutdownManager(logger);
   shutdown.listen();
 
