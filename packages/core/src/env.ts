@@ -39,23 +39,7 @@ export function envOptionalBoolean() {
 
 /** An integer variable within [min, max], with a default when unset or empty. */
 export function envInteger(defaultValue: number, min: number, max: number = Number.MAX_SAFE_INTEGER) {
-  return z
-    .string()
-    .trim()
-    .optional()
-    .transform((value, ctx) => {
-      if (value === undefined || value === "") return defaultValue;
-      if (!/^-?\d+$/.test(value)) {
-        ctx.addIssue({ code: "custom", message: `expected a whole number, got "${value}"` });
-        return z.NEVER;
-      }
-      const parsed = Number(value);
-      if (parsed < min || parsed > max) {
-        ctx.addIssue({ code: "custom", message: `expected a number from ${min} to ${max}, got ${parsed}` });
-        return z.NEVER;
-      }
-      return parsed;
-    });
+  return envOptionalInteger(min, max).transform((value) => value ?? defaultValue);
 }
 
 /** An integer variable within [min, max]: `undefined` when unset or empty (e.g. an optional port). */
