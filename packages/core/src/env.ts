@@ -7,18 +7,7 @@ import { z } from "zod";
 
 /** A boolean variable: accepts true/false, 1/0, yes/no, on/off (any case). "false" is false. */
 export function envBoolean(defaultValue: boolean) {
-  return z
-    .string()
-    .trim()
-    .toLowerCase()
-    .optional()
-    .transform((value, ctx) => {
-      if (value === undefined || value === "") return defaultValue;
-      if (["true", "1", "yes", "on"].includes(value)) return true;
-      if (["false", "0", "no", "off"].includes(value)) return false;
-      ctx.addIssue({ code: "custom", message: `expected true or false, got "${value}"` });
-      return z.NEVER;
-    });
+  return envOptionalBoolean().transform((value) => value ?? defaultValue);
 }
 
 /** A boolean variable without a default: `undefined` when unset or empty (the caller derives one). */
