@@ -26,6 +26,7 @@ import { registerGetRun } from "./routes/runs-get.ts";
 import { registerListRuns } from "./routes/runs-list.ts";
 import { registerRetryRun } from "./routes/runs-retry.ts";
 import { registerRecordingSchema } from "./routes/schemas-recording.ts";
+import { createRunWriter } from "./run-writer.ts";
 import { createSecrets } from "./secrets.ts";
 
 export interface AppOptions {
@@ -57,6 +58,12 @@ export interface AppOptions {
   metricsToken?: string | undefined;
   /** METRICS_REPORTING_INTERVAL_MS: how often /metrics recounts runs in Postgres, ms. Default 15000. */
   metricsReportingIntervalMs?: number;
+  /**
+   * API_KEY_CACHE_TTL_MS: how long a successful API-key lookup is trusted in this process, ms (a
+   * revoked key keeps working here for at most this long). Default 0: every request looks its key
+   * up; the server passes the env default, 5000.
+   */
+  apiKeyCacheTtlMs?: number;
 }
 
 /** Version of the API package, reported by GET /api/health/detailed and the OpenAPI document. */
@@ -71,6 +78,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: options.bodyLimitBytes,
     requestIdHeader: "x-request-id",
     genReqId: () => `req_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`,
+    // One access line per request, written when the response is sent (below), instead of
+    // Fastify's two (incoming + completed): half the log volume, which at enqueue rates is a
+    // large share of the API's CPU (docs/benchmarks.md).
+    disableRequestLogging: true,
+  });
+  app.addHook("onResponse", (request, reply, done) => {
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url,
+        statusCode: reply.statusCode,
+        responseTime: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      "request",
+    );
+    done();
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -106,7 +129,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" } });
 
-  registerAuth(app, { db: options.db, adminToken: options.adminToken, metricsToken: options.metricsToken });
+  registerAuth(app, {
+    db: options.db,
+    adminToken: options.adminToken,
+    metricsToken: options.metricsToken,
+    apiKeyCacheTtlMs: options.apiKeyCacheTtlMs ?? 0,
+  });
   // Before the routes, so its request hook sees every one of them.
   registerMetrics(app, {
     db: options.db,
@@ -141,6 +169,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   };
   registerCreateRun(app, {
     db: options.db,
+    writeRun: createRunWriter(options.db.db),
     queue: options.queue,
     secrets,
     defaults: options.defaults,

@@ -47,6 +47,12 @@ export const apiEnvShape = {
   DEFAULT_RUN_TIMEOUT_MS: envInteger(300_000, 1000, 3_600_000),
   /** Per-action timeout of runs, ms. Default 15000. */
   ACTION_TIMEOUT_MS: envInteger(15_000, 100, 600_000),
+  /**
+   * How long each API replica trusts a successful API-key lookup, ms, so requests skip a database
+   * round trip. A revoked key keeps working for at most this long; 0 looks every request up.
+   * Default 5000.
+   */
+  API_KEY_CACHE_TTL_MS: envInteger(5000, 0, 300_000),
   /** Largest accepted request body, bytes. Default 5242880 (5 MiB). */
   BODY_LIMIT_BYTES: envInteger(5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
 };

@@ -1,4 +1,11 @@
-import { jobIdForRun, RUNS_QUEUE, type RunJobPolicy, runJobOptions, runJobPayloadSchema } from "@conveyor/core";
+import {
+  Batcher,
+  jobIdForRun,
+  RUNS_QUEUE,
+  type RunJobPolicy,
+  runJobOptions,
+  runJobPayloadSchema,
+} from "@conveyor/core";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 
@@ -37,17 +44,37 @@ function lastDueDelayedScore(now: Date): number {
   return (now.getTime() + 1) * 0x1000 - 1;
 }
 
+/**
+ * How concurrent enqueues are grouped: up to this many `addBulk` calls in flight, each of up to
+ * `maxBatch` jobs (one round trip, one MULTI). An enqueue with a free slot goes out alone at once.
+ */
+export const ENQUEUE_BATCHING = { maxBatch: 64, maxInFlight: 4 } as const;
+
 export function createRunQueue(
   connection: Redis,
   options: { prefix: string; policy: RunJobPolicy },
 ): RunQueue & { queue: Queue } {
   const queue = new Queue(RUNS_QUEUE, { connection, prefix: options.prefix });
+  // Concurrent requests' jobs go out together (see Batcher): at enqueue rates, one `addBulk` per
+  // burst instead of one `add` per run. A failed batch fails each of its enqueues, as `add` would.
+  const adds = new Batcher<{ id: string; projectId: string; priority: number }, true>({
+    ...ENQUEUE_BATCHING,
+    flush: async (runs) => {
+      await queue.addBulk(
+        runs.map((run) => ({
+          name: "run",
+          // Validated here and again by the worker on pickup (the job catalog's contract).
+          data: runJobPayloadSchema.parse({ runId: run.id, projectId: run.projectId }),
+          opts: runJobOptions(run.id, run.priority, options.policy),
+        })),
+      );
+      return runs.map(() => true as const);
+    },
+  });
   return {
     queue,
     async enqueue(run) {
-      // Validated here and again by the worker on pickup (the job catalog's contract).
-      const payload = runJobPayloadSchema.parse({ runId: run.id, projectId: run.projectId });
-      await queue.add("run", payload, runJobOptions(run.id, run.priority, options.policy));
+      await adds.submit(run);
     },
     async withdraw(runId) {
       const removed = await queue.remove(jobIdForRun(runId));

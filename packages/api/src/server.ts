@@ -44,6 +44,7 @@ export async function startApi(
     healthPublic: env.HEALTH_PUBLIC,
     metricsToken: env.METRICS_TOKEN,
     metricsReportingIntervalMs: env.METRICS_REPORTING_INTERVAL_MS,
+    apiKeyCacheTtlMs: env.API_KEY_CACHE_TTL_MS,
     ...(env.FAILPOINTS ? { failpoints: env.FAILPOINTS.split(",").map((f) => f.trim()) } : {}),
   });
   const address = await app.listen({ port: env.PORT, host: env.HOST });

@@ -1,3 +1,4 @@
+export * from "./batcher.ts";
 export * from "./canonical-json.ts";
 export * from "./config.ts";
 export * from "./env.ts";

@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { RecordingInput } from "@conveyor/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Db } from "../src/client.ts";
+import { createPgliteDb, type Db } from "../src/client.ts";
+import { migrate } from "../src/migrate.ts";
 import { decodeCursor } from "../src/queries/pagination.ts";
 import { authenticateApiKey, createProject, getProject, hashApiKey } from "../src/queries/projects.ts";
 import { deleteRecording, getRecording, insertRecording, listRecordings } from "../src/queries/recordings.ts";
@@ -10,6 +14,7 @@ import {
   cancelQueuedRun,
   claimRun,
   createRun,
+  createRuns,
   finishRun,
   getRun,
   getRunActions,
@@ -157,6 +162,43 @@ describe("createRun", () => {
     expect(events[0]).toMatchObject({ type: "queued", attempt: 0, data: { priority: 2 } });
   });
 
+  it("returns the run exactly as a drizzle select reads it (one raw statement, typed like the rest)", async () => {
+    const { run } = await createRun(
+      db,
+      projectA,
+      runInput({ recordingId: null, options: { timing: "fast" }, idempotencyKey: "typed", requestHash: "h" }),
+    );
+    expect(run).toEqual(await getRun(db, projectA, run.id));
+    expect(run.createdAt).toBeInstanceOf(Date);
+    expect(run.recording).toEqual(RECORDING);
+    expect(run.options).toEqual({ timing: "fast" });
+    expect(typeof run.priority).toBe("number");
+  });
+
+  it("behaves the same on the embedded PGlite database of the quick start", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "conveyor-pglite-createrun-"));
+    const lite = await createPgliteDb(dir);
+    try {
+      await migrate(lite.db);
+      const project = (await createProject(lite.db, { name: "lite" })).project.id;
+      const first = await createRun(lite.db, project, runInput({ idempotencyKey: "k", requestHash: "h" }));
+      expect(first.created).toBe(true);
+      expect(first.run).toEqual(await getRun(lite.db, project, first.run.id));
+      expect(first.run.createdAt).toBeInstanceOf(Date);
+      const again = await createRun(lite.db, project, runInput({ idempotencyKey: "k", requestHash: "h" }));
+      expect(again).toEqual({ run: first.run, created: false });
+      expect(await getRunEvents(lite.db, project, first.run.id)).toMatchObject([{ type: "queued" }]);
+      const batch = await createRuns(lite.db, [
+        { projectId: project, input: runInput({ idempotencyKey: "b", requestHash: "h" }) },
+        { projectId: project, input: runInput({ idempotencyKey: "b", requestHash: "h" }) },
+      ]);
+      expect(batch.map((r) => (r instanceof Error ? r.message : r.created))).toEqual([true, false]);
+    } finally {
+      await lite.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("returns the existing run for a reused idempotency key", async () => {
     const first = await createRun(db, projectA, runInput({ idempotencyKey: "key-1", requestHash: "h1" }));
     const second = await createRun(db, projectA, runInput({ idempotencyKey: "key-1", requestHash: "h2" }));
@@ -188,6 +230,54 @@ describe("createRun", () => {
     expect(new Set(results.map((r) => r.run.id)).size).toBe(1);
     expect(await count("runs", "project_id = $1 and idempotency_key = $2", [projectA, "race-key"])).toBe(1);
     expect(await count("run_events", "run_id = $1", [results[0]?.run.id])).toBe(1);
+  });
+});
+
+describe("createRuns (one statement for a batch of requests)", () => {
+  it("settles each request on its own: new runs, a key reused inside the batch and before it", async () => {
+    await createRun(db, projectA, runInput({ idempotencyKey: "batch-old", requestHash: "old" }));
+    const results = await createRuns(db, [
+      { projectId: projectA, input: runInput({ priority: 1 }) },
+      { projectId: projectA, input: runInput({ idempotencyKey: "batch-dup", requestHash: "first" }) },
+      { projectId: projectB, input: runInput({ priority: 9 }) },
+      { projectId: projectA, input: runInput({ idempotencyKey: "batch-dup", requestHash: "second" }) },
+      { projectId: projectA, input: runInput({ idempotencyKey: "batch-old", requestHash: "new" }) },
+    ]);
+    const ok = results.map((r) => {
+      if (r instanceof Error) throw r;
+      return r;
+    });
+    expect(ok.map((r) => r.created)).toEqual([true, true, true, false, false]);
+    expect(ok[0]?.run).toMatchObject({ projectId: projectA, priority: 1, status: "queued" });
+    expect(ok[2]?.run).toMatchObject({ projectId: projectB, priority: 9 });
+    // The in-batch duplicate gets the run its twin created; the old key gets the old run.
+    expect(ok[3]?.run.id).toBe(ok[1]?.run.id);
+    expect(ok[3]?.run.requestHash).toBe("first");
+    expect(ok[4]?.run.requestHash).toBe("old");
+    expect(new Set(ok.map((r) => r.run.id)).size).toBe(4);
+    // Exactly one queued event per created run, none for the replays.
+    for (const r of ok.filter((x) => x.created)) {
+      expect(await getRunEvents(db, r.run.projectId, r.run.id)).toMatchObject([
+        { type: "queued", data: { priority: r.run.priority } },
+      ]);
+    }
+    expect(await count("runs", "idempotency_key = $1", ["batch-dup"])).toBe(1);
+  });
+
+  it("fails only the request that cannot be written, and writes the rest", async () => {
+    const results = await createRuns(db, [
+      { projectId: projectA, input: runInput() },
+      { projectId: "project_doesnotexist0000000000", input: runInput() },
+      { projectId: projectB, input: runInput() },
+    ]);
+    expect(results[0]).not.toBeInstanceOf(Error);
+    expect(results[1]).toBeInstanceOf(Error);
+    expect((results[1] as Error).message).toMatch(/foreign key/);
+    expect(results[2]).not.toBeInstanceOf(Error);
+    const ids = results.filter((r): r is Exclude<typeof r, Error> => !(r instanceof Error)).map((r) => r.run.id);
+    expect(await count("runs", "id = any($1)", [ids])).toBe(2);
+    expect(await count("run_events", "run_id = any($1)", [ids])).toBe(2);
+    expect(await count("runs", "project_id = $1", ["project_doesnotexist0000000000"])).toBe(0);
   });
 });
 

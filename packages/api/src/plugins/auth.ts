@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { authenticateApiKey, type DbHandle } from "@conveyor/db";
+import { type DbHandle, findActiveApiKey, hashApiKey, isApiKeyShaped } from "@conveyor/db";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { ApiKeyCache } from "./api-key-cache.ts";
 import { sendError } from "./errors.ts";
 
 /**
@@ -43,10 +44,16 @@ export interface AuthDeps {
   adminToken: string | undefined;
   /** METRICS_TOKEN; undefined makes "metrics" routes public. Default: undefined. */
   metricsToken?: string | undefined;
+  /**
+   * API_KEY_CACHE_TTL_MS: how long this process trusts a successful API-key lookup, ms; a revoked
+   * key keeps working here for at most this long. 0 looks every request up. Default 0.
+   */
+  apiKeyCacheTtlMs?: number;
 }
 
 export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   app.decorateRequest("projectId", "");
+  const keys = new ApiKeyCache(deps.apiKeyCacheTtlMs ?? 0);
   app.addHook("onRequest", async (request, reply) => {
     const mode: AuthMode = request.routeOptions.config?.auth ?? "project";
     if (mode === "public" || !request.routeOptions.url) return;
@@ -85,7 +92,11 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     if (!token) {
       return sendError(reply, request, "unauthorized", "Missing API key: send 'Authorization: Bearer <apiKey>'");
     }
-    const key = await authenticateApiKey(deps.db.db, token);
+    let key: { projectId: string } | null = null;
+    if (isApiKeyShaped(token)) {
+      const keyHash = hashApiKey(token);
+      key = await keys.get(keyHash, () => findActiveApiKey(deps.db.db, keyHash));
+    }
     if (!key) return sendError(reply, request, "unauthorized", "Invalid or revoked API key");
     request.projectId = key.projectId;
   });

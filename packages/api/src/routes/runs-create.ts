@@ -9,7 +9,7 @@ import {
   recordingSchema,
   runOptionsSchema,
 } from "@conveyor/core";
-import { createRun, type DbHandle, getRecording } from "@conveyor/db";
+import { type CreatedRun, type CreateRunInput, type DbHandle, getRecording } from "@conveyor/db";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -55,6 +55,8 @@ export const createRunHeaders = z.object({
 
 export interface CreateRunDeps {
   db: DbHandle;
+  /** Writes a run and its `queued` event; batched across concurrent requests (`createRunWriter`). */
+  writeRun: (projectId: string, input: CreateRunInput) => Promise<CreatedRun>;
   queue: RunQueue;
   secrets: Secrets;
   /** Test-only crash points (FAILPOINTS). */
@@ -95,7 +97,7 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
       const variables = deps.secrets.sealVariables(body.variables, recording);
 
       const requestHash = idempotencyKey ? createHash("sha256").update(canonicalJson(body)).digest("hex") : undefined;
-      const { run, created } = await createRun(deps.db.db, projectId, {
+      const { run, created } = await deps.writeRun(projectId, {
         recordingId,
         recording,
         actionsTotal: recording.actions.length,

@@ -36,11 +36,21 @@ export async function createProject(db: Db, input: { name: string }): Promise<{ 
 
 /** The project an API key belongs to, or null for an unknown or revoked key. */
 export async function authenticateApiKey(db: Db, apiKey: string): Promise<{ projectId: string; keyId: string } | null> {
-  if (!apiKey.startsWith(API_KEY_PREFIX)) return null;
+  if (!isApiKeyShaped(apiKey)) return null;
+  return findActiveApiKey(db, hashApiKey(apiKey));
+}
+
+/** Whether a string has the shape of an API key (worth hashing and looking up). */
+export function isApiKeyShaped(value: string): boolean {
+  return value.startsWith(API_KEY_PREFIX);
+}
+
+/** The project of the unrevoked key whose hash is `keyHash` (`hashApiKey`), or null. */
+export async function findActiveApiKey(db: Db, keyHash: string): Promise<{ projectId: string; keyId: string } | null> {
   const [row] = await db
     .select({ projectId: apiKeys.projectId, keyId: apiKeys.id })
     .from(apiKeys)
-    .where(and(eq(apiKeys.keyHash, hashApiKey(apiKey)), isNull(apiKeys.revokedAt)))
+    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)))
     .limit(1);
   return row ?? null;
 }

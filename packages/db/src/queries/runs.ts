@@ -15,8 +15,8 @@ import {
   type RunStatus,
   type TerminalStatus,
 } from "@conveyor/core";
-import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
-import type { Db } from "../client.ts";
+import { and, asc, desc, eq, getTableColumns, inArray, sql } from "drizzle-orm";
+import { type Db, queryPrepared } from "../client.ts";
 import { rowsOf } from "../migrate.ts";
 import { type Run, type RunAction, type RunEvent, runActions, runEvents, runs } from "../schema.ts";
 import { beforeCursor, type Page, toPage } from "./pagination.ts";
@@ -56,48 +56,116 @@ export async function appendRunEvent(
   });
 }
 
+export interface CreatedRun {
+  run: Run;
+  /** False when the idempotency key was already used: `run` is the run that holds it. */
+  created: boolean;
+}
+
 /**
- * Inserts a queued run and its `queued` event in one transaction. With an idempotency key that
- * this project already used, returns the existing run and `created: false` instead.
+ * Inserts a queued run and its `queued` event. With an idempotency key that this project already
+ * used, returns the existing run and `created: false` instead. One run of {@link createRuns}.
  */
-export async function createRun(
+export async function createRun(db: Db, projectId: string, input: CreateRunInput): Promise<CreatedRun> {
+  const [result] = await createRuns(db, [{ projectId, input }]);
+  if (result instanceof Error) throw result;
+  if (!result) throw new Error("createRuns returned no result");
+  return result;
+}
+
+/**
+ * Inserts queued runs and their `queued` events: the write behind `POST /api/runs`, which the
+ * API batches across concurrent requests (`Batcher`). One result per request, in order: the
+ * created run, the existing run for a reused idempotency key (`created: false`), or the Error
+ * that request alone met.
+ *
+ * The whole batch is one prepared statement (a data-modifying CTE over `jsonb_to_recordset`):
+ * atomic, one round trip, one commit, with the same text for any batch size. A conflicting
+ * idempotency key inserts nothing and writes no event (`on conflict do nothing` waits for a
+ * concurrent insert of that key to commit or abort first); a second query reads the run that
+ * holds the key. Should the batch statement fail, each request is retried alone, so one bad
+ * request cannot fail the others.
+ */
+export async function createRuns(
   db: Db,
-  projectId: string,
-  input: CreateRunInput,
-): Promise<{ run: Run; created: boolean }> {
-  return db.transaction(async (tx) => {
-    const now = new Date();
-    const id = newId("run", now.getTime());
-    const inserted = await tx
-      .insert(runs)
-      .values({
-        id,
-        projectId,
-        status: "queued",
-        createdAt: now,
-        updatedAt: now,
-        ...input,
-        idempotencyKey: input.idempotencyKey ?? null,
-        requestHash: input.requestHash ?? null,
-      })
-      .onConflictDoNothing({
-        target: [runs.projectId, runs.idempotencyKey],
-        where: sql`${runs.idempotencyKey} is not null`,
-      })
-      .returning();
-    const run = inserted[0];
-    if (run) {
-      await appendRunEvent(tx, projectId, id, "queued", { data: { priority: input.priority }, at: now });
-      return { run, created: true };
-    }
-    const [existing] = await tx
-      .select()
-      .from(runs)
-      .where(and(eq(runs.projectId, projectId), eq(runs.idempotencyKey, input.idempotencyKey ?? "")))
-      .limit(1);
-    if (!existing) throw new Error("idempotency conflict without an existing run");
-    return { run: existing, created: false };
-  });
+  requests: ReadonlyArray<{ projectId: string; input: CreateRunInput }>,
+): Promise<Array<CreatedRun | Error>> {
+  if (requests.length === 0) return [];
+  const now = new Date();
+  const createdAt = now.toISOString();
+  const rows = requests.map(({ projectId, input }) => ({
+    id: newId("run", now.getTime()),
+    project_id: projectId,
+    recording_id: input.recordingId,
+    priority: input.priority,
+    max_attempts: input.maxAttempts,
+    timeout_ms: input.timeoutMs,
+    action_timeout_ms: input.actionTimeoutMs,
+    recording: input.recording,
+    variables: input.variables,
+    options: input.options,
+    actions_total: input.actionsTotal,
+    idempotency_key: input.idempotencyKey ?? null,
+    request_hash: input.requestHash ?? null,
+    created_at: createdAt,
+  }));
+  let inserted: Record<string, unknown>[];
+  try {
+    inserted = await queryPrepared(db, CREATE_RUNS_SQL, [JSON.stringify(rows)]);
+  } catch (error) {
+    if (requests.length === 1) return [error instanceof Error ? error : new Error(String(error))];
+    return Promise.all(requests.map(async (request) => (await createRuns(db, [request]))[0] as CreatedRun | Error));
+  }
+  const byId = new Map(inserted.map((row) => [row.id as string, row]));
+  return Promise.all(
+    rows.map(async (row, i): Promise<CreatedRun | Error> => {
+      const created = byId.get(row.id);
+      if (created) return { run: runFromRow(created), created: true };
+      const { projectId, input } = requests[i] as { projectId: string; input: CreateRunInput };
+      try {
+        const [existing] = await db
+          .select()
+          .from(runs)
+          .where(and(eq(runs.projectId, projectId), eq(runs.idempotencyKey, input.idempotencyKey ?? "")))
+          .limit(1);
+        if (!existing) return new Error("idempotency conflict without an existing run");
+        return { run: existing, created: false };
+      } catch (error) {
+        return error instanceof Error ? error : new Error(String(error));
+      }
+    }),
+  );
+}
+
+const CREATE_RUNS_SQL = `
+  with input as (
+    select * from jsonb_to_recordset($1::jsonb) as x(id text, project_id text, recording_id text, priority integer,
+      max_attempts integer, timeout_ms integer, action_timeout_ms integer, recording jsonb, variables jsonb,
+      options jsonb, actions_total integer, idempotency_key text, request_hash text, created_at timestamptz)
+  ), inserted as (
+    insert into runs (id, project_id, recording_id, status, priority, max_attempts, timeout_ms, action_timeout_ms,
+      recording, variables, options, actions_total, idempotency_key, request_hash, created_at, updated_at)
+    select id, project_id, recording_id, 'queued', priority, max_attempts, timeout_ms, action_timeout_ms,
+      recording, variables, options, actions_total, idempotency_key, request_hash, created_at, created_at
+    from input
+    on conflict (project_id, idempotency_key) where idempotency_key is not null do nothing
+    returning *
+  ), event as (
+    insert into run_events (run_id, project_id, type, attempt, data, created_at)
+    select id, project_id, 'queued', 0, jsonb_build_object('priority', priority), created_at from inserted
+  )
+  select * from inserted`;
+
+const runColumns = Object.entries(getTableColumns(runs));
+
+/** A `runs` row as the driver returned it from raw SQL (column names) → the typed `Run` drizzle returns. */
+function runFromRow(row: Record<string, unknown>): Run {
+  const run: Record<string, unknown> = {};
+  for (const [key, column] of runColumns) {
+    const value = row[column.name];
+    run[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return run as Run;
 }
 
 /** Removes a run whose enqueue failed, so that the client's retry (same Idempotency-Key) starts clean. */
