@@ -8,7 +8,7 @@
  * its JSON to a temporary directory, leaving the committed results alone. Both modes exit 0 when a
  * target is missed (the table marks it) and 1 only when the harness itself fails.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPostgresDb } from "@conveyor/db";
@@ -16,7 +16,7 @@ import { DEFAULT_TEST_DATABASE_URL } from "@conveyor/db/testing";
 import { Redis } from "ioredis";
 import { generatedBlock, resultsTable, updateDoc } from "./lib/markdown.ts";
 import type { BenchContext, Measure } from "./lib/measure.ts";
-import { ROOT, runCleanups } from "./lib/processes.ts";
+import { ROOT, runCleanups, writeProcessOutputTo } from "./lib/processes.ts";
 import { type MeasureResult, machineInfo, writeResult } from "./lib/results.ts";
 import { browserMeasure } from "./measures/browser.ts";
 import { enqueueMeasure } from "./measures/enqueue.ts";
@@ -67,6 +67,12 @@ async function main(): Promise<number> {
   await admin.close();
   redis.disconnect();
 
+  // Processes log to files, as under a container runtime, not into this process (which runs the
+  // load generator): the API's access log would otherwise cost the client CPU on every request.
+  const logDir = mkdtempSync(join(tmpdir(), "conveyor-bench-logs-"));
+  writeProcessOutputTo(logDir);
+  ctx.log(`process logs: ${logDir}`);
+
   const resultsDir = args.smoke ? mkdtempSync(join(tmpdir(), "conveyor-bench-smoke-")) : join(ROOT, "bench/results");
   const results: MeasureResult[] = [];
   let failed = false;
@@ -105,6 +111,8 @@ async function main(): Promise<number> {
     ctx.log("--only: docs/benchmarks.md left alone (it shows a full run)");
   }
   ctx.log(`finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (failed) ctx.log(`kept the process logs for the failure: ${logDir}`);
+  else rmSync(logDir, { recursive: true, force: true });
   return failed ? 1 : 0;
 }
 

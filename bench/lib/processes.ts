@@ -13,6 +13,7 @@ export {
   stopAllProcesses,
   uniquePrefix,
   waitFor,
+  writeProcessOutputTo,
 } from "../../test/helpers/processes.ts";
 export { createStack, type Stack } from "../../test/helpers/stack.ts";
 

@@ -4,7 +4,9 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 
@@ -47,22 +49,45 @@ export interface Proc {
 
 const running = new Set<Proc>();
 
+let logDir: string | null = null;
+
+/**
+ * Sends the output of processes started from now on to files in `dir` (`<name>-<pid>.log`)
+ * instead of pipes into this process, as a container runtime would. Benchmarks use it so that
+ * the load generator does not spend its CPU reading the API's access log. `null` goes back to pipes.
+ */
+export function writeProcessOutputTo(dir: string | null): void {
+  logDir = dir;
+}
+
 export function startProcess(name: string, bin: string, env: Record<string, string>, args: string[] = []): Proc {
+  const file = logDir ? join(logDir, `${name}-${randomBytes(3).toString("hex")}.log`) : null;
+  const fd = file ? openSync(file, "a") : null;
   const child = spawn(process.execPath, ["--import", "tsx", bin, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: fd === null ? ["ignore", "pipe", "pipe"] : ["ignore", fd, fd],
   });
-  let buffer = "";
+  if (fd !== null) closeSync(fd);
+  let piped = "";
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {
-    buffer += chunk.toString();
+    piped += chunk.toString();
     for (const listener of listeners) listener();
   };
   child.stdout?.on("data", onData);
   child.stderr?.on("data", onData);
+  // With a log file there are no data events: poll the file while someone waits for output.
+  const poll = file
+    ? setInterval(() => {
+        if (listeners.size > 0) for (const listener of listeners) listener();
+      }, 50)
+    : null;
+  poll?.unref();
+  const output = () => (file ? readFileSync(file, "utf8") : piped);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once("exit", (code, signal) => {
+      if (poll) clearInterval(poll);
       running.delete(proc);
       for (const listener of listeners) listener();
       resolve({ code, signal });
@@ -71,11 +96,12 @@ export function startProcess(name: string, bin: string, env: Record<string, stri
   const proc: Proc = {
     child,
     name,
-    output: () => buffer,
+    output,
     exited,
     waitForOutput: (pattern, timeoutMs = 30_000) =>
       new Promise<void>((resolve, reject) => {
         const check = () => {
+          const buffer = output();
           if (pattern.test(buffer)) {
             cleanup();
             resolve();
@@ -86,7 +112,7 @@ export function startProcess(name: string, bin: string, env: Record<string, stri
         };
         const timer = setTimeout(() => {
           cleanup();
-          reject(new Error(`${name} did not print ${pattern} within ${timeoutMs} ms:\n${buffer.slice(-3000)}`));
+          reject(new Error(`${name} did not print ${pattern} within ${timeoutMs} ms:\n${output().slice(-3000)}`));
         }, timeoutMs);
         const cleanup = () => {
           clearTimeout(timer);

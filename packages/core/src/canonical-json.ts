@@ -1,31 +1,20 @@
 /**
  * JSON with object keys sorted at every level: two requests that differ only in key order have
- * the same canonical form (and so the same Idempotency-Key hash). Same output as
- * `JSON.stringify` of the value with its keys sorted (undefined and functions dropped from
- * objects and written as null in arrays, `toJSON` honoured), written in one pass: it runs on every
- * `POST /api/runs` that carries an Idempotency-Key.
+ * the same canonical form (and so the same Idempotency-Key hash). Otherwise the same as
+ * `JSON.stringify` (`toJSON` is honoured, so a Date becomes its ISO string).
  */
 export function canonicalJson(value: unknown): string {
-  return write(value) ?? "null";
+  return JSON.stringify(sortKeys(value));
 }
 
-function write(value: unknown): string | undefined {
-  if (value === null || typeof value !== "object") return JSON.stringify(value);
-  if (typeof (value as { toJSON?: unknown }).toJSON === "function") {
-    return write((value as { toJSON: () => unknown }).toJSON());
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === "object") {
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === "function") return sortKeys(toJSON.call(value));
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) out[key] = sortKeys((value as Record<string, unknown>)[key]);
+    return out;
   }
-  if (Array.isArray(value)) {
-    let out = "[";
-    for (let i = 0; i < value.length; i++) out += `${i ? "," : ""}${write(value[i]) ?? "null"}`;
-    return `${out}]`;
-  }
-  let out = "{";
-  let first = true;
-  for (const key of Object.keys(value).sort()) {
-    const item = write((value as Record<string, unknown>)[key]);
-    if (item === undefined) continue;
-    out += `${first ? "" : ","}${JSON.stringify(key)}:${item}`;
-    first = false;
-  }
-  return `${out}}`;
+  return value;
 }
