@@ -15,7 +15,7 @@ import {
   type RunStatus,
   type TerminalStatus,
 } from "@conveyor/core";
-import { and, asc, desc, eq, getTableColumns, inArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { type Db, queryPrepared } from "../client.ts";
 import { rowsOf } from "../migrate.ts";
 import { type Run, type RunAction, type RunEvent, runActions, runEvents, runs } from "../schema.ts";
@@ -56,6 +56,11 @@ export async function appendRunEvent(
   });
 }
 
+export interface CreateRunRequest {
+  projectId: string;
+  input: CreateRunInput;
+}
+
 export interface CreatedRun {
   run: Run;
   /** False when the idempotency key was already used: `run` is the run that holds it. */
@@ -86,10 +91,7 @@ export async function createRun(db: Db, projectId: string, input: CreateRunInput
  * holds the key. Should the batch statement fail, each request is retried alone, so one bad
  * request cannot fail the others.
  */
-export async function createRuns(
-  db: Db,
-  requests: ReadonlyArray<{ projectId: string; input: CreateRunInput }>,
-): Promise<Array<CreatedRun | Error>> {
+export async function createRuns(db: Db, requests: readonly CreateRunRequest[]): Promise<Array<CreatedRun | Error>> {
   if (requests.length === 0) return [];
   const now = new Date();
   const createdAt = now.toISOString();
@@ -116,12 +118,12 @@ export async function createRuns(
     if (requests.length === 1) return [error instanceof Error ? error : new Error(String(error))];
     return Promise.all(requests.map(async (request) => (await createRuns(db, [request]))[0] as CreatedRun | Error));
   }
-  const byId = new Map(inserted.map((row) => [row.id as string, row]));
+  const insertedIds = new Set(inserted.map((row) => row.id as string));
   return Promise.all(
     rows.map(async (row, i): Promise<CreatedRun | Error> => {
-      const created = byId.get(row.id);
-      if (created) return { run: runFromRow(created), created: true };
-      const { projectId, input } = requests[i] as { projectId: string; input: CreateRunInput };
+      if (insertedIds.has(row.id))
+        return { run: newRunAsStored(requests[i] as CreateRunRequest, row.id, now), created: true };
+      const { projectId, input } = requests[i] as CreateRunRequest;
       try {
         const [existing] = await db
           .select()
@@ -149,23 +151,53 @@ const CREATE_RUNS_SQL = `
       recording, variables, options, actions_total, idempotency_key, request_hash, created_at, created_at
     from input
     on conflict (project_id, idempotency_key) where idempotency_key is not null do nothing
-    returning *
+    returning id, project_id, priority, created_at
   ), event as (
     insert into run_events (run_id, project_id, type, attempt, data, created_at)
     select id, project_id, 'queued', 0, jsonb_build_object('priority', priority), created_at from inserted
   )
-  select * from inserted`;
+  select id from inserted`;
 
-const runColumns = Object.entries(getTableColumns(runs));
-
-/** A `runs` row as the driver returned it from raw SQL (column names) → the typed `Run` drizzle returns. */
-function runFromRow(row: Record<string, unknown>): Run {
-  const run: Record<string, unknown> = {};
-  for (const [key, column] of runColumns) {
-    const value = row[column.name];
-    run[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
-  }
-  return run as Run;
+/**
+ * The row `CREATE_RUNS_SQL` stored for a request, built here rather than read back: the
+ * statement returns only ids, so the recording is not sent back and parsed again on every
+ * `POST /api/runs`. Every column is either the request's or its default for a new run; a test
+ * compares this with the row as drizzle reads it.
+ */
+function newRunAsStored({ projectId, input }: CreateRunRequest, id: string, createdAt: Date): Run {
+  return {
+    id,
+    projectId,
+    recordingId: input.recordingId,
+    status: "queued",
+    priority: input.priority,
+    attempt: 0,
+    maxAttempts: input.maxAttempts,
+    timeoutMs: input.timeoutMs,
+    actionTimeoutMs: input.actionTimeoutMs,
+    recording: input.recording,
+    variables: input.variables,
+    options: input.options,
+    deadLetteredAt: null,
+    retryOf: null,
+    cancelRequestedAt: null,
+    idempotencyKey: input.idempotencyKey ?? null,
+    requestHash: input.requestHash ?? null,
+    worker: null,
+    startedAt: null,
+    finishedAt: null,
+    durationMs: null,
+    actionsTotal: input.actionsTotal,
+    actionsPassed: 0,
+    actionsFailed: 0,
+    actionsSkipped: 0,
+    errorKind: null,
+    errorMessage: null,
+    artifacts: {},
+    failedActionIndex: null,
+    createdAt,
+    updatedAt: createdAt,
+  };
 }
 
 /** Removes a run whose enqueue failed, so that the client's retry (same Idempotency-Key) starts clean. */
