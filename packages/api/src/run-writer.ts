@@ -7,7 +7,7 @@ import { type CreatedRun, type CreateRunInput, createRuns, type Db } from "@conv
  * `maxBatch` runs. A request that finds a slot free is written alone at once, so a quiet API adds
  * no latency; under a burst, one statement and one commit carry tens of runs (docs/benchmarks.md).
  */
-export const RUN_WRITE_BATCHING = { maxBatch: 64, maxInFlight: 4 } as const;
+export const RUN_WRITE_BATCHING = { maxBatch: 64, maxInFlight: 2 } as const;
 
 /** Returns the API's run writer: `createRun` semantics, batched with `createRuns`. */
 export function createRunWriter(db: Db): (projectId: string, input: CreateRunInput) => Promise<CreatedRun> {
