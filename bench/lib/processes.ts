@@ -101,3 +101,27 @@ export function treeMemory(pid: number): { rss: number; pss: number; processes: 
   }
   return { rss, pss, processes };
 }
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * CPU time (user + system, seconds) used so far by the processes `include` selects, read from
+ * /proc: a per-process profile that needs no instrumentation. `include` gets the pid and the
+ * process name (`comm`). Processes that exited in between are not counted.
+ */
+export function cpuSeconds(include: (pid: number, comm: string) => boolean): number {
+  let ticks = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      if (!include(Number(entry), comm)) continue;
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}

@@ -8,7 +8,7 @@
 import { startBenchStack } from "../lib/conveyor.ts";
 import { type LoadResult, load } from "../lib/load.ts";
 import type { Measure } from "../lib/measure.ts";
-import { freePort, onCleanup, startProcess } from "../lib/processes.ts";
+import { cpuSeconds, freePort, onCleanup, startProcess } from "../lib/processes.ts";
 import { loginRecording } from "../lib/recordings.ts";
 import { compare } from "../lib/results.ts";
 import { summarize } from "../lib/stats.ts";
@@ -64,6 +64,23 @@ export const enqueueMeasure: Measure = {
         return Number(row?.n ?? 0);
       };
 
+      // CPU per request, by process: the profile that says where a gap comes from. The server is
+      // the API or the baseline process; Postgres and Redis are every backend of the machine's
+      // servers (nothing else uses them during the measure).
+      const apiPid = stack.api?.child.pid ?? -1;
+      const baselinePid = baseline.child.pid ?? -1;
+      const cpu = () => ({
+        api: cpuSeconds((pid) => pid === apiPid),
+        baseline: cpuSeconds((pid) => pid === baselinePid),
+        postgres: cpuSeconds((_pid, comm) => comm === "postgres"),
+        redis: cpuSeconds((_pid, comm) => comm === "redis-server"),
+      });
+      type CpuSide = { server: number[]; postgres: number[]; redis: number[] };
+      const cpuPerRequest: Record<"conveyor" | "baseline", CpuSide> = {
+        conveyor: { server: [], postgres: [], redis: [] },
+        baseline: { server: [], postgres: [], redis: [] },
+      };
+
       ctx.log("enqueue: warm-up");
       await conveyorLoad(1);
       await baselineLoad(1);
@@ -78,7 +95,15 @@ export const enqueueMeasure: Measure = {
         for (const side of order) {
           ctx.log(`enqueue: rep ${rep + 1}/${ctx.reps} ${side}`);
           const before = await commits();
+          const cpuBefore = cpu();
           const result = side === "conveyor" ? await conveyorLoad(duration) : await baselineLoad(duration);
+          const cpuAfter = cpu();
+          const perRequestUs = (seconds: number) => (seconds * 1e6) / Math.max(1, result.total);
+          cpuPerRequest[side].server.push(
+            perRequestUs(side === "conveyor" ? cpuAfter.api - cpuBefore.api : cpuAfter.baseline - cpuBefore.baseline),
+          );
+          cpuPerRequest[side].postgres.push(perRequestUs(cpuAfter.postgres - cpuBefore.postgres));
+          cpuPerRequest[side].redis.push(perRequestUs(cpuAfter.redis - cpuBefore.redis));
           // pg_stat_database is updated when backends report: give them a moment.
           await new Promise((r) => setTimeout(r, ctx.mode === "smoke" ? 300 : 1500));
           const after = await commits();
@@ -124,6 +149,15 @@ export const enqueueMeasure: Measure = {
             },
             { factor: 2, higherIsBetter: false },
           ),
+          ...(["server", "postgres", "redis"] as const).map((part) =>
+            compare({
+              metric: `CPU per request: ${part === "server" ? "API process (baseline: its process)" : part === "postgres" ? "Postgres backends" : "Redis"}`,
+              unit: "µs",
+              subject: summarize(cpuPerRequest.conveyor[part]),
+              baseline: summarize(cpuPerRequest.baseline[part]),
+              baselineLabel: "bare",
+            }),
+          ),
           compare({
             metric: "Postgres commits per request",
             unit: "tx",
@@ -132,7 +166,7 @@ export const enqueueMeasure: Measure = {
             baselineLabel: "bare",
           }),
         ],
-        details: { conveyor, baseline: bare },
+        details: { conveyor, baseline: bare, cpuPerRequestUs: cpuPerRequest },
       };
     } finally {
       await stack.stop();

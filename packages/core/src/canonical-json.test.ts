@@ -24,7 +24,7 @@ describe("canonicalJson matches JSON.stringify of the key-sorted value", () => {
     return value;
   }
   it.each([
-    ["strings needing escapes", { "q\"k": 'a "quoted" \\ line\n\u2028', é: "ü" }],
+    ["strings needing escapes", { 'q"k': 'a "quoted" \\ line\n\u2028', é: "ü" }],
     ["undefined and functions", { a: undefined, b: () => 1, c: [undefined, () => 1, 3] }],
     ["numbers", { n: [0, -0, 1.5, 1e21, Number.NaN, Number.POSITIVE_INFINITY] }],
     ["dates (toJSON)", { at: new Date("2026-11-23T12:00:00.000Z") }],

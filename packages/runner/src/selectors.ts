@@ -147,6 +147,8 @@ export interface ResolveSelectorOptions {
 
 /** Pause between polls, in milliseconds: quick at first, for content that is nearly there. */
 const POLL_INTERVALS_MS = [0, 50, 100, 250, 500];
+/** Longest single wait in the page for a candidate to appear before counting again, in milliseconds. */
+const MAX_APPEAR_WAIT_MS = 2_000;
 
 /** What a candidate matched the last time it was checked. */
 type Observation = { count: number } | { invalid: string };
@@ -155,8 +157,9 @@ type Observation = { count: number } | { invalid: string };
  * The first usable candidate: one matching exactly one element when its confidence is at least
  * HIGH_CONFIDENCE (a "sure" selector that now matches several has gone stale, and clicking the
  * first of them would act on the wrong element), else one matching at least one. Content may
- * still be loading, so candidates are polled, in order, until one is usable or `timeoutMs`
- * passes; then a test_failure listing what each candidate matched.
+ * still be loading, so candidates are checked again, in order, until one is usable or `timeoutMs`
+ * passes; then a test_failure listing what each candidate matched. While none matches anything,
+ * the wait happens in the page (any candidate appearing ends it at once), not as fixed sleeps.
  */
 export async function resolveSelector(
   scope: Scope,
@@ -201,6 +204,30 @@ export async function resolveSelector(
     const remaining = deadline - Date.now();
     const allInvalid = candidates.every((candidate) => isInvalid(describeCandidate(candidate)));
     if (remaining <= 0 || allInvalid || options.signal?.aborted) break;
+    const nothingMatched = [...observed.values()].every(
+      ({ last }) => last === null || !("count" in last) || last.count === 0,
+    );
+    if (nothingMatched) {
+      // Nothing there yet (content still loading, the page still navigating): wait in the page for
+      // any candidate to appear, which answers as soon as one does, instead of sleeping a fixed
+      // interval. Bounded, so the candidates are counted again now and then whatever happens.
+      const union = candidates
+        .filter((candidate) => !isInvalid(describeCandidate(candidate)))
+        .map((candidate) => candidateLocator(scope, candidate))
+        .reduce((a, b) => a.or(b));
+      try {
+        await union.first().waitFor({
+          state: options.visible ? "visible" : "attached",
+          timeout: Math.max(1, Math.min(remaining, MAX_APPEAR_WAIT_MS)),
+        });
+      } catch (error) {
+        if (isBrowserGoneError(error) || options.signal?.aborted) throw error;
+        // Timed out (or the page navigated meanwhile): count again.
+      }
+      continue;
+    }
+    // Something matched but is not usable (a sure selector matching several): it takes a page
+    // change to fix, so poll with a backoff.
     const interval = POLL_INTERVALS_MS[Math.min(round + 1, POLL_INTERVALS_MS.length - 1)] ?? 500;
     await sleep(Math.min(interval, remaining), options.signal);
   }

@@ -135,3 +135,52 @@ describe("selector strategies", () => {
     ]);
   });
 });
+
+describe("waiting for an element that appears late", () => {
+  it("finds it through a candidate list whose first candidate is malformed, and reports both", async () => {
+    const result = await runRecording(pool, {
+      name: "late element",
+      startUrl: `${site.url}/slow?ms=400`,
+      actions: [
+        {
+          type: "assert",
+          check: "elementText",
+          selector: [
+            { strategy: "css", value: "div[[[" },
+            { strategy: "id", value: "done" },
+          ],
+          expected: "done",
+          timeoutMs: 10_000,
+        },
+      ],
+    });
+    expect(result.error).toBeUndefined();
+    expect(result.outcome).toBe("passed");
+    expect(result.actions[0]?.selectorUsed).toBe("id=done");
+    expect(result.actions[0]?.selectorsTried).toEqual(["css=div[[[", "id=done"]);
+  });
+
+  it("sees a URL reached by a navigation the previous action started", async () => {
+    const result = await runRecording(pool, {
+      name: "url after click",
+      startUrl: `${site.url}/lists`,
+      actions: [
+        { type: "click", selector: [{ strategy: "href", value: "user=link" }] },
+        { type: "assert", check: "urlContains", expected: "/welcome?user=link", timeoutMs: 10_000 },
+        { type: "assert", check: "urlMatch", expected: `${site.url}/welcome?user=link`, timeoutMs: 10_000 },
+      ],
+    });
+    expect(result.error).toBeUndefined();
+    expect(result.outcome).toBe("passed");
+  });
+
+  it("fails a URL check that never holds with the URL it saw", async () => {
+    const result = await runRecording(pool, {
+      name: "wrong url",
+      startUrl: `${site.url}/lists`,
+      actions: [{ type: "assert", check: "urlContains", expected: "/nowhere", timeoutMs: 300 }],
+    });
+    expect(result.outcome).toBe("failed");
+    expect(result.error?.message).toContain(`Expected URL to contain "/nowhere" but was "${site.url}/lists"`);
+  });
+});

@@ -10,6 +10,7 @@ import {
   unsealVariables,
 } from "@conveyor/core";
 import {
+  type ActionResultRow,
   claimRun,
   type DbHandle,
   failUnfinishedRun,
@@ -103,6 +104,28 @@ export function createRunProcessor(deps: ProcessorDeps) {
     const started = performance.now();
     // Actions whose result was stored: what the log reports when the run ends early.
     let actionsRecorded = 0;
+    // Action results are written in order, one after the other, while the browser goes on with
+    // the next action: the run does not wait for Postgres between actions. Every ending of the
+    // attempt (terminal state, hand-back, retry) first waits for these writes, so a run is never
+    // reported finished before its action rows are there; a failed write fails the attempt as an
+    // awaited one did (it is an infrastructure error, retried).
+    let actionWrites: Promise<void> = Promise.resolve();
+    let actionWriteError: unknown = null;
+    const writeActionResult = (row: ActionResultRow) => {
+      actionWrites = actionWrites.then(async () => {
+        if (actionWriteError !== null) return;
+        try {
+          await recordActionResult(db, projectId, runId, attempt, row);
+          actionsRecorded += 1;
+        } catch (error) {
+          actionWriteError = error;
+        }
+      });
+    };
+    const actionWritesDone = async () => {
+      await actionWrites;
+      if (actionWriteError !== null) throw actionWriteError;
+    };
     const finish = async (outcome: RunOutcome, actionsExecuted: number) => {
       const written = await finishRun(db, projectId, runId, attempt, outcome, deps.workerName);
       const durationMs = Math.round(outcome.durationMs);
@@ -150,10 +173,9 @@ export function createRunProcessor(deps: ProcessorDeps) {
         signal: controller.signal,
         artifacts: deps.artifacts,
         artifactPrefix: `${runId}/${attempt}`,
-        onActionResult: async (action) => {
+        onActionResult: (action) => {
           deps.observer?.actionEnded({ type: action.type, status: action.status, durationMs: action.durationMs });
-          actionsRecorded += 1;
-          await recordActionResult(db, projectId, runId, attempt, {
+          writeActionResult({
             index: action.index,
             actionId: action.actionId,
             type: action.type,
@@ -169,6 +191,7 @@ export function createRunProcessor(deps: ProcessorDeps) {
           });
         },
       });
+      await actionWritesDone();
 
       if (result.outcome === "aborted") {
         const reason = isAbortReason(result.abortReason) ? result.abortReason : { type: "shutdown" as const };
@@ -217,6 +240,8 @@ export function createRunProcessor(deps: ProcessorDeps) {
       );
     } catch (error) {
       if (error instanceof WaitingError || error instanceof UnrecoverableError) throw error;
+      // Let the writes already sent land (or fail) before this attempt ends one way or another.
+      await actionWrites;
       const { kind, message } = classify(error);
       const disposition = dispositionFor(kind);
       const durationMs = performance.now() - started;

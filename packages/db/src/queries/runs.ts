@@ -372,21 +372,36 @@ export async function recordActionResult(
   attempt: number,
   result: ActionResultRow,
 ): Promise<boolean> {
-  const inserted = await db.execute(sql`
-    insert into run_actions (run_id, attempt, index, project_id, action_id, type, status, started_at, duration_ms,
-      selector_used, selectors_tried, page_url, error_kind, error_message, screenshot_key)
-    select ${runId}, ${attempt}, ${result.index}, ${projectId}, ${result.actionId}, ${result.type}, ${result.status},
-      ${result.startedAt.toISOString()}::timestamptz, ${Math.round(result.durationMs)}, ${result.selectorUsed ?? null},
-      ${result.selectorsTried ? JSON.stringify(result.selectorsTried) : null}::jsonb, ${result.pageUrl ?? null},
-      ${result.errorKind ?? null}, ${result.errorMessage ?? null}, ${result.screenshotKey ?? null}
-    where exists (
-      select 1 from runs
-      where id = ${runId} and project_id = ${projectId} and attempt = ${attempt} and status = 'running'
-    )
-    on conflict do nothing
-    returning 1 as ok`);
-  return rowsOf(inserted).length > 0;
+  const inserted = await queryPrepared(db, RECORD_ACTION_SQL, [
+    runId,
+    attempt,
+    result.index,
+    projectId,
+    result.actionId,
+    result.type,
+    result.status,
+    result.startedAt.toISOString(),
+    Math.round(result.durationMs),
+    result.selectorUsed ?? null,
+    result.selectorsTried ? JSON.stringify(result.selectorsTried) : null,
+    result.pageUrl ?? null,
+    result.errorKind ?? null,
+    result.errorMessage ?? null,
+    result.screenshotKey ?? null,
+  ]);
+  return inserted.length > 0;
 }
+
+/** Prepared: it runs once per action of every run. */
+const RECORD_ACTION_SQL = `
+  insert into run_actions (run_id, attempt, index, project_id, action_id, type, status, started_at, duration_ms,
+    selector_used, selectors_tried, page_url, error_kind, error_message, screenshot_key)
+  select $1, $2, $3, $4, $5, $6, $7, $8::timestamptz, $9, $10, $11::jsonb, $12, $13, $14, $15
+  where exists (
+    select 1 from runs where id = $1 and project_id = $4 and attempt = $2 and status = 'running'
+  )
+  on conflict do nothing
+  returning 1 as ok`;
 
 export interface RunOutcome {
   status: TerminalStatus;

@@ -17,23 +17,16 @@ export const assert: ActionExecutor<"assert"> = async (ctx) => {
   switch (action.check) {
     case "urlMatch": {
       const expected = requireExpected(action);
-      const result = await poll(
-        ctx,
-        async () => page.url(),
-        (url) => url === expected,
-      );
-      if (!result.passed) fail(`Expected URL to be ${quote(expected)} but was ${quote(result.last ?? page.url())}`);
+      if (!(await waitForUrl(ctx, (url) => url === expected))) {
+        fail(`Expected URL to be ${quote(expected)} but was ${quote(page.url())}`);
+      }
       return;
     }
     case "urlContains": {
       const expected = requireExpected(action);
-      const result = await poll(
-        ctx,
-        async () => page.url(),
-        (url) => url.includes(expected),
-      );
-      if (!result.passed)
-        fail(`Expected URL to contain ${quote(expected)} but was ${quote(result.last ?? page.url())}`);
+      if (!(await waitForUrl(ctx, (url) => url.includes(expected)))) {
+        fail(`Expected URL to contain ${quote(expected)} but was ${quote(page.url())}`);
+      }
       return;
     }
     case "elementVisible": {
@@ -164,6 +157,23 @@ async function poll<T>(
     if (remaining <= 0 || ctx.signal.aborted) return { passed: false, last, error };
     const interval = POLL_INTERVALS_MS[Math.min(round + 1, POLL_INTERVALS_MS.length - 1)] ?? 500;
     await sleep(Math.min(interval, remaining), ctx.signal);
+  }
+}
+
+/**
+ * Whether the page's URL (`page.url()`) satisfies `holds` now or starts to within the action's
+ * budget. Event-driven: Playwright re-checks on every navigation (history API ones included) as
+ * it is committed, so a URL reached by the click before is seen at once rather than at the next
+ * poll.
+ */
+async function waitForUrl(ctx: ActionContext<"assert">, holds: (url: string) => boolean): Promise<boolean> {
+  if (holds(ctx.page.url())) return true;
+  try {
+    await ctx.page.waitForURL(() => holds(ctx.page.url()), { timeout: ctx.remainingMs(), waitUntil: "commit" });
+    return true;
+  } catch (error) {
+    if (isBrowserGoneError(error) || ctx.signal.aborted) throw error;
+    return holds(ctx.page.url());
   }
 }
 
