@@ -200,11 +200,6 @@ function newRunAsStored({ projectId, input }: CreateRunRequest, id: string, crea
   };
 }
 
-/** Removes a run whose enqueue failed, so that the client's retry (same Idempotency-Key) starts clean. */
-export async function deleteUnstartedRun(db: Db, projectId: string, runId: string): Promise<void> {
-  await db.delete(runs).where(and(eq(runs.projectId, projectId), eq(runs.id, runId), eq(runs.status, "queued")));
-}
-
 export async function getRun(db: Executor, projectId: string, runId: string): Promise<Run | null> {
   const [row] = await db
     .select()
