@@ -107,6 +107,9 @@ describe("input, check and keypress", () => {
         { type: "assert", check: "elementText", selector: "#summary", expected: "terms=no plan=free" },
         { type: "input", selector: "#terms", value: "on" },
         { type: "assert", check: "elementText", selector: "#summary", expected: "terms=yes plan=free" },
+        // Typed input (key by key) on a checkbox sets its state too.
+        { type: "input", selector: "#terms", value: "off", mode: "type" },
+        { type: "assert", check: "elementText", selector: "#summary", expected: "terms=no plan=free" },
       ],
     });
     expect(result.error).toBeUndefined();
