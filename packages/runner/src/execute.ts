@@ -289,11 +289,9 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
   });
   /** A context and its page; without video when Playwright's ffmpeg is missing (video is evidence, not the test). */
   const openPage = async (): Promise<{ context: BrowserContext; page: Page }> => {
-    const first = await pool.newContext(contextOptions());
     try {
-      return { context: first, page: await first.newPage() };
+      return await pool.newPage(contextOptions());
     } catch (error) {
-      await first.close().catch(() => undefined);
       if (evidence.recordVideo === undefined || !isFfmpegMissingError(error)) throw error;
       options.logger?.warn(
         { err: error },

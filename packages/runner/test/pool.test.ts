@@ -78,4 +78,55 @@ describe("BrowserPool", () => {
     expect(browser?.isConnected()).toBe(false);
     await expect(local.newContext()).rejects.toThrow("BrowserPool is closed");
   });
+
+  it("hands over a page prepared ahead of time, never the same context twice", { timeout: 30_000 }, async () => {
+    const local = new BrowserPool({ executablePath: testChromiumPath() });
+    try {
+      await local.warm();
+      const first = await local.newPage();
+      await first.page.goto(`${site.url}/login`);
+      await first.context.addCookies([{ name: "session", value: "alice", url: site.url }]);
+      const second = await local.newPage();
+      expect(second.context).not.toBe(first.context);
+      expect(second.page.url()).toBe("about:blank");
+      expect(await second.context.cookies()).toEqual([]);
+      // One spare is open besides the two handed over: the next run will not wait for it.
+      const browser = first.context.browser();
+      await expect.poll(() => browser?.contexts().length, { timeout: 10_000 }).toBe(3);
+      // Non-default options get a context of their own, not the spare.
+      const sized = await local.newPage({ viewport: { width: 640, height: 480 } });
+      expect(sized.page.viewportSize()).toEqual({ width: 640, height: 480 });
+      await Promise.all([first.context.close(), second.context.close(), sized.context.close()]);
+    } finally {
+      await local.close();
+    }
+    expect(local.launches).toBe(1);
+  });
+
+  it("discards a spare whose browser died and opens a fresh page on the new one", { timeout: 30_000 }, async () => {
+    const local = new BrowserPool({ executablePath: testChromiumPath() });
+    try {
+      await local.warm();
+      const first = await local.newPage();
+      await crashBrowser(first.context);
+      await expect.poll(() => first.context.browser()?.isConnected(), { timeout: 10_000 }).toBe(false);
+      const next = await local.newPage();
+      expect(next.context.browser()?.isConnected()).toBe(true);
+      await next.page.goto(`${site.url}/login`);
+      expect(next.page.url()).toContain("/login");
+    } finally {
+      await local.close();
+    }
+  });
+
+  it("keeps no spare when prepareNextPage is false", { timeout: 30_000 }, async () => {
+    const local = new BrowserPool({ executablePath: testChromiumPath(), prepareNextPage: false });
+    try {
+      await local.warm();
+      const opened = await local.newPage();
+      expect(opened.context.browser()?.contexts()).toEqual([opened.context]);
+    } finally {
+      await local.close();
+    }
+  });
 });
