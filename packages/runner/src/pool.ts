@@ -63,7 +63,11 @@ export class BrowserPool {
   #launching: Promise<Browser> | null = null;
   #closed = false;
   #launches = 0;
-  #spare: Promise<OpenedPage | null> | null = null;
+  /** The spare context and page, once open. */
+  #spareReady: OpenedPage | null = null;
+  #sparePreparing = false;
+  /** Bumped when spares in preparation must be dropped (browser gone, pool closed). */
+  #spareGeneration = 0;
 
   constructor(options: BrowserPoolOptions) {
     this.#options = options;
@@ -94,13 +98,13 @@ export class BrowserPool {
    */
   async newPage(opts: NewContextOptions = {}): Promise<OpenedPage> {
     if (this.#options.prepareNextPage !== false && opts.viewport === undefined && opts.recordVideo === undefined) {
-      const spare = this.#spare;
-      this.#spare = null;
+      // Only a spare that is already open is handed over: a run never waits for one in preparation.
+      const spare = this.#spareReady;
+      this.#spareReady = null;
       this.#prepareSpare();
-      const opened = spare === null ? null : await spare;
-      if (opened !== null) {
-        if (!opened.page.isClosed() && opened.context.browser()?.isConnected()) return opened;
-        await opened.context.close().catch(() => undefined);
+      if (spare !== null) {
+        if (!spare.page.isClosed() && spare.context.browser()?.isConnected()) return spare;
+        void spare.context.close().catch(() => undefined);
       }
     }
     const context = await this.newContext(opts);
@@ -118,31 +122,42 @@ export class BrowserPool {
     if (this.#options.prepareNextPage !== false) this.#prepareSpare();
   }
 
-  /** Opens the next spare context and page in the background; failures just leave no spare. */
+  /**
+   * Opens the next spare context and page in the background. A failure just leaves no spare; a
+   * spare that opens after its browser died or the pool closed is closed at once.
+   */
   #prepareSpare(): void {
-    if (this.#closed || this.#spare !== null) return;
-    this.#spare = (async () => {
-      const context = await this.newContext();
+    if (this.#closed || this.#spareReady !== null || this.#sparePreparing) return;
+    this.#sparePreparing = true;
+    const generation = this.#spareGeneration;
+    void (async () => {
+      let context: BrowserContext | null = null;
       try {
+        context = await this.newContext();
         const page = await context.newPage();
-        if (this.#closed) {
-          await context.close().catch(() => undefined);
-          return null;
-        }
-        return { context, page };
-      } catch (error) {
-        await context.close().catch(() => undefined);
-        throw error;
+        if (generation !== this.#spareGeneration || this.#closed) throw new Error("spare no longer wanted");
+        this.#spareReady = { context, page };
+      } catch {
+        await context?.close().catch(() => undefined);
+      } finally {
+        if (generation === this.#spareGeneration) this.#sparePreparing = false;
       }
-    })().catch(() => null);
+    })();
+  }
+
+  /** Forgets the spare (and any in preparation); closes it without waiting. */
+  #dropSpare(): void {
+    this.#spareGeneration += 1;
+    this.#sparePreparing = false;
+    const spare = this.#spareReady;
+    this.#spareReady = null;
+    if (spare !== null) void spare.context.close().catch(() => undefined);
   }
 
   /** Closes the browser. The pool cannot be used afterwards. */
   async close(): Promise<void> {
     this.#closed = true;
-    const spare = this.#spare;
-    this.#spare = null;
-    await spare?.then((opened) => opened?.context.close()).catch(() => undefined);
+    this.#dropSpare();
     const launching = this.#launching;
     if (launching !== null) await launching.catch(() => undefined);
     const browser = this.#browser;
@@ -177,7 +192,10 @@ export class BrowserPool {
       throw new Error("BrowserPool is closed");
     }
     browser.on("disconnected", () => {
-      if (this.#browser === browser) this.#browser = null;
+      if (this.#browser === browser) {
+        this.#browser = null;
+        this.#dropSpare();
+      }
       if (!this.#closed) {
         this.#options.logger?.warn(
           { executablePath: this.#options.executablePath },

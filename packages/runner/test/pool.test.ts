@@ -84,14 +84,19 @@ describe("BrowserPool", () => {
     try {
       await local.warm();
       const first = await local.newPage();
+      const browser = first.context.browser();
+      // A spare is opened in the background while the first run goes on…
+      await expect.poll(() => browser?.contexts().length, { timeout: 10_000 }).toBe(2);
+      const spare = browser?.contexts().find((c) => c !== first.context);
       await first.page.goto(`${site.url}/login`);
       await first.context.addCookies([{ name: "session", value: "alice", url: site.url }]);
+      // …and handed to the next one: unused, isolated from the first.
       const second = await local.newPage();
+      expect(second.context).toBe(spare);
       expect(second.context).not.toBe(first.context);
       expect(second.page.url()).toBe("about:blank");
       expect(await second.context.cookies()).toEqual([]);
-      // One spare is open besides the two handed over: the next run will not wait for it.
-      const browser = first.context.browser();
+      // Another spare replaces it.
       await expect.poll(() => browser?.contexts().length, { timeout: 10_000 }).toBe(3);
       // Non-default options get a context of their own, not the spare.
       const sized = await local.newPage({ viewport: { width: 640, height: 480 } });
