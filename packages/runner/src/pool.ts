@@ -82,12 +82,12 @@ export class BrowserPool {
   async newContext(opts: NewContextOptions = {}): Promise<BrowserContext> {
     const browser = await this.#connectedBrowser();
     try {
-      return await browser.newContext(contextOptions(opts));
+      return await unlessDisconnected(browser, () => browser.newContext(contextOptions(opts)));
     } catch (error) {
       // It may have died between the check and the call: one fresh browser, one more try.
       if (browser.isConnected() || this.#closed) throw error;
       const replacement = await this.#connectedBrowser();
-      return await replacement.newContext(contextOptions(opts));
+      return await unlessDisconnected(replacement, () => replacement.newContext(contextOptions(opts)));
     }
   }
 
@@ -109,7 +109,9 @@ export class BrowserPool {
     }
     const context = await this.newContext(opts);
     try {
-      return { context, page: await context.newPage() };
+      const browser = context.browser();
+      const page = browser ? await unlessDisconnected(browser, () => context.newPage()) : await context.newPage();
+      return { context, page };
     } catch (error) {
       await context.close().catch(() => undefined);
       throw error;
@@ -134,7 +136,9 @@ export class BrowserPool {
       let context: BrowserContext | null = null;
       try {
         context = await this.newContext();
-        const page = await context.newPage();
+        const opened = context;
+        const browser = opened.browser();
+        const page = browser ? await unlessDisconnected(browser, () => opened.newPage()) : await opened.newPage();
         if (generation !== this.#spareGeneration || this.#closed) throw new Error("spare no longer wanted");
         this.#spareReady = { context, page };
       } catch {
@@ -205,6 +209,30 @@ export class BrowserPool {
     });
     this.#browser = browser;
     return browser;
+  }
+}
+
+/**
+ * `call`'s result, or a "Browser closed" error as soon as `browser` disconnects. Playwright can
+ * leave a context or page being created when the browser dies unsettled; a run must not wait on
+ * it forever (the error is classified as the browser going away: transient, retried).
+ */
+async function unlessDisconnected<T>(browser: Browser, call: () => Promise<T>): Promise<T> {
+  if (!browser.isConnected()) throw new Error("Browser closed before the call");
+  let onDisconnect = (): void => undefined;
+  const disconnected = new Promise<never>((_resolve, reject) => {
+    onDisconnect = () => reject(new Error("Browser closed while opening a context or page"));
+    browser.once("disconnected", onDisconnect);
+  });
+  const pending = call();
+  try {
+    return await Promise.race([pending, disconnected]);
+  } catch (error) {
+    // Whatever the call still does later must not surface as an unhandled rejection.
+    pending.catch(() => undefined);
+    throw error;
+  } finally {
+    browser.off("disconnected", onDisconnect);
   }
 }
 
