@@ -14,6 +14,7 @@ import {
   createFaultStack,
   eventTrail,
   type FaultStack,
+  killAll,
   resilientQuery,
   waitForPidsGone,
   waitForRunsInFlight,
@@ -46,7 +47,7 @@ describe("browser killed mid-run", () => {
     await waitForRunsInFlight(fault.db, "w-browser", 1);
     const killed = chromiumPidsOf(worker.child.pid ?? 0);
     expect(killed.length, "the worker's Chromium processes").toBeGreaterThan(0);
-    for (const pid of killed) process.kill(pid, "SIGKILL");
+    killAll(killed);
     await waitForPidsGone(killed, 5000);
 
     const summary = await audit(fault.db, [runId], { timeoutMs: 30_000, queue: fault });
@@ -100,7 +101,7 @@ describe("browser killed mid-run", () => {
       );
       const pids = chromiumPidsOf(worker.child.pid ?? 0);
       expect(pids.length).toBeGreaterThan(0);
-      for (const pid of pids) process.kill(pid, "SIGKILL");
+      killAll(pids);
       await waitForPidsGone(pids, 5000);
     }
 

@@ -538,6 +538,20 @@ function processTable(): ProcInfo[] {
  * chromium (or chrome): the browser, its zygotes, renderers and helpers. Killing them all is a
  * browser crash as the worker sees it.
  */
+/**
+ * SIGKILLs each of `pids`. One that exited since it was listed (a renderer that went down with
+ * its browser) is what was wanted anyway, not an error.
+ */
+export function killAll(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+    }
+  }
+}
+
 export function chromiumPidsOf(workerPid: number): number[] {
   const table = processTable();
   const children = new Map<number, ProcInfo[]>();

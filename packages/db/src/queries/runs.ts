@@ -17,7 +17,6 @@ import {
 } from "@conveyor/core";
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { type Db, queryPrepared } from "../client.ts";
-import { rowsOf } from "../migrate.ts";
 import { type Run, type RunAction, type RunEvent, runActions, runEvents, runs } from "../schema.ts";
 import { beforeCursor, type Page, toPage } from "./pagination.ts";
 
