@@ -311,10 +311,14 @@ describe("assert", () => {
     expect(await wrong({ type: "assert", check: "urlMatch", expected: `${site.url}/other`, timeoutMs: 300 })).toBe(
       `Expected URL to be "${site.url}/other" but was "${site.url}/title"`,
     );
-    // A full page read can take a while on a loaded machine: a budget that lets one read finish.
-    expect(await wrong({ type: "assert", check: "containsText", expected: "Nowhere", timeoutMs: 2000 })).toBe(
+    expect(await wrong({ type: "assert", check: "containsText", expected: "Nowhere", timeoutMs: 300 })).toBe(
       'Expected the page to contain "Nowhere" but its text was "Title page"',
     );
+    // A budget too short for any read: one last read still says what the page shows.
+    expect(await wrong({ type: "assert", check: "containsText", expected: "Nowhere", timeoutMs: 1 })).toBe(
+      'Expected the page to contain "Nowhere" but its text was "Title page"',
+    );
+    expect(await wrong({ type: "assert", check: "pageLoad", timeoutMs: 1 })).toBeUndefined();
   });
 });
 

@@ -46,7 +46,7 @@ export const assert: ActionExecutor<"assert"> = async (ctx) => {
       const { locator, selectorUsed } = await ctx.resolve(selector);
       const result = await poll(
         ctx,
-        () => textOf(locator, ctx),
+        (timeout) => textOf(locator, timeout),
         (text) => normalize(text) === normalize(expected),
       );
       if (!result.passed) {
@@ -60,7 +60,7 @@ export const assert: ActionExecutor<"assert"> = async (ctx) => {
         const result = await poll(
           ctx,
           // biome-ignore lint/performance/useDomNodeTextContent: rendered text is what a user sees (no script or style contents)
-          () => scope.locator("body").innerText({ timeout: ctx.remainingMs() }),
+          (timeout) => scope.locator("body").innerText({ timeout }),
           (text) => normalize(text).includes(normalize(expected)),
         );
         if (!result.passed)
@@ -72,7 +72,7 @@ export const assert: ActionExecutor<"assert"> = async (ctx) => {
       const { locator, selectorUsed } = await ctx.resolve(action.selector);
       const result = await poll(
         ctx,
-        () => textOf(locator, ctx),
+        (timeout) => textOf(locator, timeout),
         (text) => normalize(text).includes(normalize(expected)),
       );
       if (!result.passed) {
@@ -88,7 +88,7 @@ export const assert: ActionExecutor<"assert"> = async (ctx) => {
       const { locator, selectorUsed } = await ctx.resolve(selector);
       const result = await poll(
         ctx,
-        () => locator.inputValue({ timeout: ctx.remainingMs() }),
+        (timeout) => locator.inputValue({ timeout }),
         (value) => value === expected,
       );
       if (!result.passed) {
@@ -112,10 +112,7 @@ export const assert: ActionExecutor<"assert"> = async (ctx) => {
       // Read from the action's scope, so an action in a frame waits for that frame's document.
       const result = await poll(
         ctx,
-        () =>
-          scope
-            .locator(":root")
-            .evaluate((root) => root.ownerDocument.readyState, undefined, { timeout: ctx.remainingMs() }),
+        (timeout) => scope.locator(":root").evaluate((root) => root.ownerDocument.readyState, undefined, { timeout }),
         (state) => state === "complete",
       );
       if (!result.passed) fail(`Expected the page to finish loading but its readyState was ${actual(result)}`);
@@ -136,17 +133,27 @@ interface PollResult<T> {
   error: unknown;
 }
 
-/** Reads until `holds` or the deadline; a failed read (page mid-navigation) just means "not yet". */
+/** How long the one last read may take when no read succeeded within the budget, ms. */
+const LAST_READ_TIMEOUT_MS = 1_000;
+
+/**
+ * Reads until `holds` or the deadline; a failed read (page mid-navigation) just means "not yet".
+ * `read` gets the time it may take, ms. When the budget ran out before any read succeeded (a
+ * short budget on a slow page), one last read gets `LAST_READ_TIMEOUT_MS`, so the verdict and the
+ * failure message rest on what the page shows rather than on "unreadable (timeout)".
+ */
 async function poll<T>(
   ctx: ActionContext<"assert">,
-  read: () => Promise<T>,
+  read: (timeoutMs: number) => Promise<T>,
   holds: (value: T) => boolean,
 ): Promise<PollResult<T>> {
   let last: T | undefined;
   let error: unknown;
+  let readOnce = false;
   for (let round = 0; ; round++) {
     try {
-      last = await read();
+      last = await read(ctx.remainingMs());
+      readOnce = true;
       error = undefined;
       if (holds(last)) return { passed: true, last, error };
     } catch (readError) {
@@ -154,7 +161,17 @@ async function poll<T>(
       error = readError;
     }
     const remaining = ctx.deadline - Date.now();
-    if (remaining <= 0 || ctx.signal.aborted) return { passed: false, last, error };
+    if (ctx.signal.aborted) return { passed: false, last, error };
+    if (remaining <= 0) {
+      if (readOnce) return { passed: false, last, error };
+      try {
+        last = await read(LAST_READ_TIMEOUT_MS);
+        return { passed: holds(last), last, error: undefined };
+      } catch (readError) {
+        if (isBrowserGoneError(readError) || ctx.signal.aborted) throw readError;
+        return { passed: false, last, error: readError };
+      }
+    }
     const interval = POLL_INTERVALS_MS[Math.min(round + 1, POLL_INTERVALS_MS.length - 1)] ?? 500;
     await sleep(Math.min(interval, remaining), ctx.signal);
   }
@@ -177,8 +194,8 @@ async function waitForUrl(ctx: ActionContext<"assert">, holds: (url: string) => 
   }
 }
 
-async function textOf(locator: Locator, ctx: ActionContext<"assert">): Promise<string> {
-  return (await locator.textContent({ timeout: ctx.remainingMs() })) ?? "";
+async function textOf(locator: Locator, timeout: number): Promise<string> {
+  return (await locator.textContent({ timeout })) ?? "";
 }
 
 /** Text is compared trimmed, with runs of whitespace as one space (markup indentation is noise). */
