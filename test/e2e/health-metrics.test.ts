@@ -201,9 +201,12 @@ describe("worker heartbeats", () => {
   it("turn a SIGKILLed worker unhealthy after 3 missed intervals, and the installation degraded", async () => {
     const victim = workers["w-b"];
     if (!victim) throw new Error("w-b is not running");
+    // Taken before the kill: its last heartbeat is at most one interval (0.5 s) older than this,
+    // so it cannot turn unhealthy (3 intervals) sooner than 1 s after. Measuring after `exited`
+    // would add however late the exit event arrives on a loaded machine.
+    const killedAt = Date.now();
     victim.kill("SIGKILL");
     await victim.exited;
-    const killedAt = Date.now();
     const health = await waitFor(
       async () => {
         const body = await detailed();
