@@ -166,7 +166,8 @@ describe("worker lifecycle", () => {
     worker.kill("SIGTERM");
     const exit = await worker.exited;
     expect(exit.code).toBe(130);
-    expect(Date.now() - signalledAt).toBeLessThan(3000);
+    // At once, not after the run's 20 s (a generous bound, for loaded machines).
+    expect(Date.now() - signalledAt).toBeLessThan(10_000);
     // The abandoned run is recovered by stall detection like any dead worker's.
     await startWorker("w-after-impatient", {});
     const run = await stack.waitForRun(runId, ["passed", "failed", "errored", "cancelled"], 60_000);
