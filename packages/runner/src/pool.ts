@@ -107,6 +107,11 @@ export class BrowserPool {
         void spare.context.close().catch(() => undefined);
       }
     }
+    return this.#openFresh(opts);
+  }
+
+  /** A new context and its first page; the context is closed again if the page cannot be opened. */
+  async #openFresh(opts: NewContextOptions): Promise<OpenedPage> {
     const context = await this.newContext(opts);
     try {
       const browser = context.browser();
@@ -133,16 +138,12 @@ export class BrowserPool {
     this.#sparePreparing = true;
     const generation = this.#spareGeneration;
     void (async () => {
-      let context: BrowserContext | null = null;
       try {
-        context = await this.newContext();
-        const opened = context;
-        const browser = opened.browser();
-        const page = browser ? await unlessDisconnected(browser, () => opened.newPage()) : await opened.newPage();
-        if (generation !== this.#spareGeneration || this.#closed) throw new Error("spare no longer wanted");
-        this.#spareReady = { context, page };
+        const opened = await this.#openFresh({});
+        if (generation !== this.#spareGeneration || this.#closed) await opened.context.close().catch(() => undefined);
+        else this.#spareReady = opened;
       } catch {
-        await context?.close().catch(() => undefined);
+        // No spare this time; the next run opens its own.
       } finally {
         if (generation === this.#spareGeneration) this.#sparePreparing = false;
       }
