@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomString } from "./random.ts";
 
 /**
  * The one registry of id prefixes. An id names its kind (`run_…`, `prj_…`) so a pasted id is
@@ -27,19 +27,12 @@ function encodeTime(ms: number): string {
   return out;
 }
 
-function encodeRandom(length: number): string {
-  const bytes = randomBytes(length);
-  let out = "";
-  for (const byte of bytes) out += ALPHABET[byte % 32];
-  return out;
-}
-
 /**
  * A new id of the given kind: prefix, then 10 characters of millisecond time and 16 random
  * characters (80 bits). Ids of one kind sort by creation time, which keeps B-tree inserts local.
  */
 export function newId(kind: IdKind, now: number = Date.now()): string {
-  return `${ID_PREFIXES[kind]}_${encodeTime(now)}${encodeRandom(16)}`;
+  return `${ID_PREFIXES[kind]}_${encodeTime(now)}${randomString(16, ALPHABET)}`;
 }
 
 const ID_BODY = /^[0-9a-hjkmnp-tv-z]{26}$/;

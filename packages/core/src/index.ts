@@ -1,6 +1,7 @@
 export * from "./batcher.ts";
 export * from "./canonical-json.ts";
 export * from "./config.ts";
+export * from "./digest.ts";
 export * from "./env.ts";
 export * from "./errors.ts";
 export * from "./ids.ts";
@@ -8,6 +9,7 @@ export * from "./jobs.ts";
 export * from "./logger.ts";
 export * from "./process-guards.ts";
 export * from "./projection.ts";
+export * from "./random.ts";
 export * from "./recording.ts";
 export * from "./redis.ts";
 export * from "./run-options.ts";

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { randomBytesFast } from "./random.ts";
 import type { Recording, RecordingInput } from "./recording.ts";
 
 /**
@@ -32,7 +33,7 @@ export function isSealed(value: string): boolean {
 }
 
 export function seal(value: string, key: Buffer): string {
-  const iv = randomBytes(12);
+  const iv = randomBytesFast(12);
   const cipher = createCipheriv("aes-256-gcm", key, iv);
   const body = Buffer.concat([cipher.update(value, "utf8"), cipher.final()]);
   return PREFIX + Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64url");

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import {
   ApiError,
   canonicalJson,
@@ -8,6 +7,7 @@ import {
   type Recording,
   recordingSchema,
   runOptionsSchema,
+  sha256Hex,
 } from "@conveyor/core";
 import { type CreatedRun, type CreateRunInput, type DbHandle, getRecording } from "@conveyor/db";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
@@ -96,7 +96,7 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
       }
       const variables = deps.secrets.sealVariables(body.variables, recording);
 
-      const requestHash = idempotencyKey ? createHash("sha256").update(canonicalJson(body)).digest("hex") : undefined;
+      const requestHash = idempotencyKey ? sha256Hex(canonicalJson(body)) : undefined;
       const { run, created } = await deps.writeRun(projectId, {
         recordingId,
         recording,

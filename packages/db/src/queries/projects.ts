@@ -2,8 +2,8 @@
  * Projects and API keys. Authentication is the one lookup that is not scoped by project (it is
  * how a request learns its project); everything else in this package takes `projectId`.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { newId } from "@conveyor/core";
+import { randomBytes } from "node:crypto";
+import { newId, sha256Hex } from "@conveyor/core";
 import { and, eq, isNull } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { apiKeys, type Project, projects } from "../schema.ts";
@@ -11,7 +11,7 @@ import { apiKeys, type Project, projects } from "../schema.ts";
 const API_KEY_PREFIX = "cvk_";
 
 export function hashApiKey(key: string): string {
-  return createHash("sha256").update(key).digest("hex");
+  return sha256Hex(key);
 }
 
 /** Creates a project with its first API key. The plaintext key is returned here and nowhere else. */
