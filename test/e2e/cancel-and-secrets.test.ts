@@ -146,6 +146,12 @@ describe("sensitive values", () => {
       dump += rows.map((r) => String(r.row)).join("\n");
     }
     expect(dump).toContain(run.id); // the dump is real
+    // Stopped first, so that every line either process logged is in the files (logs go out
+    // asynchronously and are flushed on exit).
+    for (const proc of [stack.api, worker]) {
+      proc?.child.kill("SIGTERM");
+      await proc?.exited;
+    }
     const logs = `${stack.api?.output() ?? ""}\n${worker.output()}`;
     expect(logs).toContain(run.id);
     for (const secret of [PASSWORD, TOKEN]) {

@@ -38,7 +38,8 @@ describe("API killed between commit and enqueue", () => {
     await expect(fault.request("POST", "/api/runs", { recording: loginRecording(site.url) }, 10_000)).rejects.toThrow();
     const exit = await api.exited;
     expect(exit.signal).toBe("SIGKILL");
-    // (Its log line announcing the fail point may not reach stdout: pino writes asynchronously.)
+    // Its log line announcing the fail point is written out before the kill (flushLoggerSync).
+    expect(api.output()).toMatch(/fail point reached: crashing on purpose/);
     const crashedAt = Date.now();
 
     // The row committed; the job never existed.

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { flushLoggerSync } from "@conveyor/core";
 import type { DbHandle } from "@conveyor/db";
 import type { ArtifactStore } from "@conveyor/runner/artifacts";
 import swagger from "@fastify/swagger";
@@ -166,6 +167,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const failpoint = (name: string) => {
     if (!failpoints.has(name)) return;
     options.logger.warn({ failpoint: name }, "fail point reached: crashing on purpose");
+    flushLoggerSync(options.logger);
     process.kill(process.pid, "SIGKILL");
   };
   registerCreateRun(app, {
