@@ -126,7 +126,6 @@ export function sampleRecording(name = "checkout") {
     startUrl: "https://shop.example.test/",
     actions: [
       { type: "navigate", url: "https://shop.example.test/" },
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: a recording placeholder, filled from the run's variables
       { type: "input", selector: "#password", value: "${PASSWORD}", sensitive: true },
       { type: "click", selector: [{ strategy: "testid", value: "buy" }] },
       { type: "assert", check: "urlContains", expected: "/thanks" },
