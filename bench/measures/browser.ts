@@ -19,6 +19,18 @@ import { drainRate, runBreakdown } from "../lib/timing.ts";
 
 const CONCURRENCY = 2;
 
+/**
+ * Repetitions of the Conveyor vs raw-loop pair: more than the other measures' 3, because a rep
+ * lasts ~15 s of Chromium work whose speed drifts on a shared machine by more than the gap being
+ * measured (docs/benchmarks.md). Playwright Test, whose margin is wide, runs `reps` times.
+ */
+function browserReps(mode: "full" | "smoke", reps: number): number {
+  return mode === "smoke" ? reps : Math.max(reps, 5);
+}
+
+/** A second between phases, for the previous phase's processes and contexts to wind down. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 1000));
+
 async function playwrightTest(siteUrl: string, n: number): Promise<number> {
   const started = performance.now();
   const child = spawn(
@@ -71,22 +83,50 @@ export const browserMeasure: Measure = {
       const pwt: number[] = [];
       const statuses: Record<string, number>[] = [];
       const breakdowns: Record<string, number>[] = [];
-      for (let rep = 0; rep < ctx.reps; rep++) {
-        ctx.log(`browser: rep ${rep + 1}/${ctx.reps} conveyor (${n} runs)`);
+      const runConveyor = async (label: string) => {
+        ctx.log(`browser: ${label} conveyor (${n} runs)`);
         const ids = await stack.submit(recording, n);
         await stack.waitTerminal(ids);
         conveyor.push((await drainRate(stack, ids)).runsPerSec);
         statuses.push(await statusCounts(stack, ids));
         breakdowns.push(await runBreakdown(stack, ids));
         ctx.log(`browser: ${JSON.stringify(statuses.at(-1))} ${JSON.stringify(breakdowns.at(-1))}`);
-        ctx.log(`browser: rep ${rep + 1}/${ctx.reps} raw playwright-core`);
+      };
+      const runRaw = async (label: string) => {
+        ctx.log(`browser: ${label} raw playwright-core`);
         raw.push(await rawLoop(browser, site.url, n, CONCURRENCY));
-        ctx.log(`browser: rep ${rep + 1}/${ctx.reps} Playwright Test`);
-        pwt.push(await playwrightTest(site.url, n));
+      };
+      const reps = browserReps(ctx.mode, ctx.reps);
+      for (let rep = 0; rep < reps; rep++) {
+        const label = `rep ${rep + 1}/${reps}`;
+        // Playwright Test first: its worker processes and browsers are gone before the pair that
+        // is compared most closely runs. That pair alternates who goes first, so a drift of the
+        // machine (a noisy neighbour, a slow minute) does not always land on the same side.
+        if (rep < ctx.reps) {
+          ctx.log(`browser: ${label} Playwright Test`);
+          pwt.push(await playwrightTest(site.url, n));
+          await settle();
+        }
+        if (rep % 2 === 0) {
+          await runConveyor(label);
+          await settle();
+          await runRaw(label);
+        } else {
+          await runRaw(label);
+          await settle();
+          await runConveyor(label);
+        }
+        await settle();
       }
       const subject = summarize(conveyor);
       return {
-        params: { n, concurrency: CONCURRENCY, reps: ctx.reps, flow: "goto /login, 2 fills, click, url + text checks" },
+        params: {
+          n,
+          concurrency: CONCURRENCY,
+          reps: browserReps(ctx.mode, ctx.reps),
+          playwrightTestReps: ctx.reps,
+          flow: "goto /login, 2 fills, click, url + text checks",
+        },
         rows: [
           compare(
             {
