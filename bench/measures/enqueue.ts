@@ -81,9 +81,12 @@ export const enqueueMeasure: Measure = {
         baseline: { server: [], postgres: [], redis: [] },
       };
 
+      // Warm-up: long enough for both servers to reach steady state (JIT-compiled hot paths, heap
+      // sized for the load); with 1 s, the first repetition of whichever ran first was the slowest.
       ctx.log("enqueue: warm-up");
-      await conveyorLoad(1);
-      await baselineLoad(1);
+      const warmUp = ctx.mode === "smoke" ? 1 : 3;
+      await conveyorLoad(warmUp);
+      await baselineLoad(warmUp);
       await stack.clearQueue();
 
       const conveyor: LoadResult[] = [];
