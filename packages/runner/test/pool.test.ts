@@ -108,6 +108,28 @@ describe("BrowserPool", () => {
     expect(local.launches).toBe(1);
   });
 
+  it("waits for a spare still being opened instead of opening another context", { timeout: 30_000 }, async () => {
+    const local = new BrowserPool({ executablePath: testChromiumPath() });
+    try {
+      // warm() starts opening a spare; the run asks for a page before it is open.
+      await local.warm();
+      const first = await local.newPage();
+      const browser = first.context.browser();
+      // It got that spare: the only context so far (the next spare has only just been asked for;
+      // opening another context for the run would have left two here).
+      expect(browser?.contexts()).toEqual([first.context]);
+      expect(first.page.url()).toBe("about:blank");
+      // The next spare is prepared behind it, and two runs at once still get two contexts.
+      await expect.poll(() => browser?.contexts().length, { timeout: 10_000 }).toBe(2);
+      const [a, b] = await Promise.all([local.newPage(), local.newPage()]);
+      expect(new Set([first.context, a.context, b.context]).size).toBe(3);
+      await Promise.all([first.context.close(), a.context.close(), b.context.close()]);
+    } finally {
+      await local.close();
+    }
+    expect(local.launches).toBe(1);
+  });
+
   it("discards a spare whose browser died and opens a fresh page on the new one", { timeout: 30_000 }, async () => {
     const local = new BrowserPool({ executablePath: testChromiumPath() });
     try {
