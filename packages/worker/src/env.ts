@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import {
   checkCommonEnv,
   commonEnvShape,
+  envBoolean,
   envInteger,
   envOptionalInteger,
   envOptionalString,
@@ -37,6 +38,14 @@ export const workerEnvShape = {
   RECONCILE_GRACE_MS: envInteger(60_000, 1000, 3_600_000),
   /** Chromium executable; default: Playwright's installed browser, then `chromium` on PATH. */
   CHROMIUM_PATH: envOptionalString(),
+  /**
+   * Keep one browser context with a blank page open ahead of time for the next run (see
+   * `BrowserPoolOptions.prepareNextPage`): the next run skips context creation, for ~40 MiB more
+   * per worker. Helps most when the worker has CPU to spare (concurrency below its cores); on a
+   * worker whose cores are saturated by its runs it is about neutral (docs/benchmarks.md).
+   * Default true.
+   */
+  WORKER_PREPARE_NEXT_PAGE: envBoolean(true),
   /**
    * How often this worker writes its heartbeat to Redis (`<QUEUE_PREFIX>:workers:<name>`), ms.
    * The API calls a worker unhealthy once its heartbeat is 3 intervals late. Default 10000.

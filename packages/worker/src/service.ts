@@ -27,7 +27,11 @@ export async function startWorker(
 ): Promise<WorkerService> {
   const chromium = resolveChromium(env.CHROMIUM_PATH ? { chromiumPath: env.CHROMIUM_PATH } : {});
   deps.logger.info({ chromium: chromium.path, source: chromium.source }, "using Chromium");
-  const pool = new BrowserPool({ executablePath: chromium.path, logger: deps.logger });
+  const pool = new BrowserPool({
+    executablePath: chromium.path,
+    logger: deps.logger,
+    prepareNextPage: env.WORKER_PREPARE_NEXT_PAGE,
+  });
   await pool.warm();
   const artifacts = createArtifactStore(env);
   deps.logger.info(describeArtifactStore(env), "artifact store");
