@@ -59,6 +59,8 @@ export interface NewContextOptions {
  */
 export class BrowserPool {
   readonly #options: BrowserPoolOptions;
+  /** `prepareNextPage`, resolved: whether this pool keeps a spare. */
+  readonly #keepsSpare: boolean;
   #browser: Browser | null = null;
   #launching: Promise<Browser> | null = null;
   #closed = false;
@@ -72,6 +74,7 @@ export class BrowserPool {
 
   constructor(options: BrowserPoolOptions) {
     this.#options = options;
+    this.#keepsSpare = options.prepareNextPage !== false;
   }
 
   /** How many browsers this pool has launched (more than one means one was replaced). */
@@ -102,7 +105,7 @@ export class BrowserPool {
    * `prepareNextPage`). Close the context when the run ends.
    */
   async newPage(opts: NewContextOptions = {}): Promise<OpenedPage> {
-    if (this.#options.prepareNextPage !== false && opts.viewport === undefined && opts.recordVideo === undefined) {
+    if (this.#keepsSpare && opts.viewport === undefined && opts.recordVideo === undefined) {
       let spare = this.#spareReady;
       this.#spareReady = null;
       if (spare === null && this.#spareOpening !== null) {
@@ -136,7 +139,7 @@ export class BrowserPool {
   /** Launches the browser now rather than on the first run, so the first run doesn't pay for it. */
   async warm(): Promise<void> {
     await this.#connectedBrowser();
-    if (this.#options.prepareNextPage !== false) this.#prepareSpare();
+    if (this.#keepsSpare) this.#prepareSpare();
   }
 
   /**

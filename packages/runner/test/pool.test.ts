@@ -3,7 +3,7 @@ import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryArtifactStore } from "../src/artifacts.ts";
 import { executeRecording } from "../src/execute.ts";
-import { BrowserPool } from "../src/pool.ts";
+import { BrowserPool, type BrowserPoolOptions } from "../src/pool.ts";
 import { type FixtureSite, startFixtureSite } from "./fixture-site.ts";
 import { recording, testChromiumPath } from "./helpers.ts";
 
@@ -20,6 +20,20 @@ afterAll(async () => {
   await pool?.close();
   await site?.close();
 });
+
+/** Runs `body` with a pool of its own, closed afterwards whatever happens; returns the closed pool. */
+async function withPool(
+  body: (local: BrowserPool) => Promise<void>,
+  options: Partial<BrowserPoolOptions> = {},
+): Promise<BrowserPool> {
+  const local = new BrowserPool({ executablePath: testChromiumPath(), ...options });
+  try {
+    await body(local);
+  } finally {
+    await local.close();
+  }
+  return local;
+}
 
 async function crashBrowser(context: BrowserContext): Promise<void> {
   const browser = context.browser();
@@ -80,8 +94,7 @@ describe("BrowserPool", () => {
   });
 
   it("hands over a page prepared ahead of time, never the same context twice", { timeout: 30_000 }, async () => {
-    const local = new BrowserPool({ executablePath: testChromiumPath() });
-    try {
+    const closed = await withPool(async (local) => {
       await local.warm();
       const first = await local.newPage();
       const browser = first.context.browser();
@@ -102,15 +115,12 @@ describe("BrowserPool", () => {
       const sized = await local.newPage({ viewport: { width: 640, height: 480 } });
       expect(sized.page.viewportSize()).toEqual({ width: 640, height: 480 });
       await Promise.all([first.context.close(), second.context.close(), sized.context.close()]);
-    } finally {
-      await local.close();
-    }
-    expect(local.launches).toBe(1);
+    });
+    expect(closed.launches).toBe(1);
   });
 
   it("waits for a spare still being opened instead of opening another context", { timeout: 30_000 }, async () => {
-    const local = new BrowserPool({ executablePath: testChromiumPath() });
-    try {
+    const closed = await withPool(async (local) => {
       // warm() starts opening a spare; the run asks for a page before it is open.
       await local.warm();
       const first = await local.newPage();
@@ -124,15 +134,12 @@ describe("BrowserPool", () => {
       const [a, b] = await Promise.all([local.newPage(), local.newPage()]);
       expect(new Set([first.context, a.context, b.context]).size).toBe(3);
       await Promise.all([first.context.close(), a.context.close(), b.context.close()]);
-    } finally {
-      await local.close();
-    }
-    expect(local.launches).toBe(1);
+    });
+    expect(closed.launches).toBe(1);
   });
 
   it("discards a spare whose browser died and opens a fresh page on the new one", { timeout: 30_000 }, async () => {
-    const local = new BrowserPool({ executablePath: testChromiumPath() });
-    try {
+    await withPool(async (local) => {
       await local.warm();
       const first = await local.newPage();
       await crashBrowser(first.context);
@@ -141,19 +148,17 @@ describe("BrowserPool", () => {
       expect(next.context.browser()?.isConnected()).toBe(true);
       await next.page.goto(`${site.url}/login`);
       expect(next.page.url()).toContain("/login");
-    } finally {
-      await local.close();
-    }
+    });
   });
 
   it("keeps no spare when prepareNextPage is false", { timeout: 30_000 }, async () => {
-    const local = new BrowserPool({ executablePath: testChromiumPath(), prepareNextPage: false });
-    try {
-      await local.warm();
-      const opened = await local.newPage();
-      expect(opened.context.browser()?.contexts()).toEqual([opened.context]);
-    } finally {
-      await local.close();
-    }
+    await withPool(
+      async (local) => {
+        await local.warm();
+        const opened = await local.newPage();
+        expect(opened.context.browser()?.contexts()).toEqual([opened.context]);
+      },
+      { prepareNextPage: false },
+    );
   });
 });
