@@ -1,6 +1,7 @@
 /**
  * Fault: SIGTERM to a busy worker whose runs last longer than SHUTDOWN_TIMEOUT_MS, under load (two
- * workers, six runs of ~6 s). The worker drains for 1 s, aborts what is left, hands those runs
+ * workers, four runs of ~15 s: long enough that "exits within seconds" and "waited for its runs"
+ * stay far apart on a loaded machine). The worker drains for 1 s, aborts what is left, hands those runs
  * back to the queue and exits 0 within seconds; the other worker finishes them. A hand-back is not
  * a failure and not a retry.
  */
@@ -18,6 +19,9 @@ import {
   waitForPidsGone,
   waitForRunsInFlight,
 } from "./helpers.ts";
+
+/** How long each run lasts, ms. */
+const RUN_MS = 15_000;
 
 let site: FixtureSite;
 let fault: FaultStack;
@@ -38,9 +42,11 @@ afterAll(async () => {
 });
 
 describe("SIGTERM with runs longer than the shutdown timeout", () => {
-  it("the worker exits 0 within seconds; its runs are handed back and passed by the other", async () => {
+  it("the worker exits 0 within seconds; its runs are handed back and passed by the other", {
+    timeout: 120_000,
+  }, async () => {
     const runIds: string[] = [];
-    for (let i = 0; i < 6; i++) runIds.push(await fault.submit(slowRecording(site.url, 6000)));
+    for (let i = 0; i < 4; i++) runIds.push(await fault.submit(slowRecording(site.url, RUN_MS)));
     await waitForRunsInFlight(fault.db, "w-leaving", 2);
     const held = await runningRunsOf(fault.db, "w-leaving");
     const browser = chromiumPidsOf(leaving.child.pid ?? 0);
@@ -51,15 +57,16 @@ describe("SIGTERM with runs longer than the shutdown timeout", () => {
     const exit = await leaving.exited;
     const exitedAfterMs = Date.now() - signalledAt;
     expect(exit, leaving.output().slice(-3000)).toEqual({ code: 0, signal: null });
-    // Drain deadline (1 s) plus the hand-back and closing, not the runs' 6 s.
-    expect(exitedAfterMs).toBeLessThan(5000);
+    // Drain deadline (1 s) plus the hand-back and closing (~3 s here, more on a busy machine), not
+    // the runs' 15 s.
+    expect(exitedAfterMs).toBeLessThan(RUN_MS - 5000);
     expect(leaving.output()).toMatch(/shutdown timeout: handing active runs back/);
     expect(leaving.output()).toMatch(/shutdown complete/);
     // It closed its browser on the way out.
     await waitForPidsGone(browser, 5000);
 
-    const summary = await audit(fault.db, runIds, { timeoutMs: 60_000, queue: fault });
-    expect(summary.statuses).toEqual({ passed: 6 });
+    const summary = await audit(fault.db, runIds, { timeoutMs: 90_000, queue: fault });
+    expect(summary.statuses).toEqual({ passed: 4 });
 
     const handedBack = [...summary.runs.values()].filter((run) => run.events.some((e) => e.type === "handed_back"));
     expect(handedBack.map((r) => r.id).sort()).toEqual([...held].sort());
