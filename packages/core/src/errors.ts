@@ -15,14 +15,25 @@ import type { TerminalStatus } from "./status.ts";
 export const ERROR_KINDS = ["test_failure", "transient", "recoverable", "permanent", "cancelled"] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 
+/**
+ * Finer codes within a kind, for failures a user acts on differently: `blocked_by_policy` — the
+ * egress policy refused a request the recording made (a `test_failure`: evidence, never a retry).
+ */
+export const RUN_ERROR_CODES = ["blocked_by_policy"] as const;
+export type RunErrorCode = (typeof RUN_ERROR_CODES)[number];
+
 export class RunError extends Error {
+  /** A finer code within the kind, when there is one. */
+  readonly code: RunErrorCode | undefined;
+
   constructor(
     readonly kind: ErrorKind,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; code?: RunErrorCode },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "RunError";
+    this.code = options?.code;
   }
 
   /** Whether the queue should try the run again. */
@@ -66,6 +77,7 @@ export const API_ERROR_STATUS = {
   conflict: 409,
   idempotency_key_reused: 422,
   payload_too_large: 413,
+  blocked_by_policy: 422,
   unsupported_media_type: 415,
   too_many_requests: 429,
   internal_error: 500,

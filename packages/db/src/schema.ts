@@ -1,4 +1,12 @@
-import type { ActionStatus, ErrorKind, RecordingInput, RunEventType, RunOptionsInput, RunStatus } from "@conveyor/core";
+import type {
+  ActionStatus,
+  ErrorKind,
+  RecordingInput,
+  RunErrorCode,
+  RunEventType,
+  RunOptionsInput,
+  RunStatus,
+} from "@conveyor/core";
 import { sql } from "drizzle-orm";
 import {
   bigserial,
@@ -12,6 +20,12 @@ import {
   uniqueIndex,
 } from "drizzle-orm/pg-core";
 
+/** What an action result stores of the requests the egress policy blocked. */
+export interface BlockedRequestsRow {
+  count: number;
+  first: { url: string; rule: string }[];
+}
+
 // Every timestamp is timestamptz: a run crosses hosts and time zones, local times would lie.
 const timestamps = {
   createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
@@ -24,6 +38,12 @@ const timestamps = {
 export const projects = pgTable("projects", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
+  /**
+   * The project's own egress allowlist (EGRESS_ALLOW syntax), set with the admin token; it only
+   * adds to the operator's policy, and only inside EGRESS_PROJECT_MAX (checked when set and again
+   * by the worker's proxy on every request).
+   */
+  egressAllow: jsonb("egress_allow").$type<string[]>().notNull().default([]),
   ...timestamps,
 });
 
@@ -121,6 +141,8 @@ export const runs = pgTable(
     actionsFailed: integer("actions_failed").notNull().default(0),
     actionsSkipped: integer("actions_skipped").notNull().default(0),
     errorKind: text("error_kind").$type<ErrorKind>(),
+    /** A finer code within the kind (core's RUN_ERROR_CODES), e.g. `blocked_by_policy`. */
+    errorCode: text("error_code").$type<RunErrorCode>(),
     errorMessage: text("error_message"),
     /** Keys of run-level artifacts of the latest attempt (video, trace), served under /api/runs/:id/artifacts/. */
     artifacts: jsonb("artifacts").$type<{ video?: string; trace?: string }>().notNull().default({}),
@@ -171,8 +193,11 @@ export const runActions = pgTable(
     selectorsTried: jsonb("selectors_tried").$type<string[]>(),
     pageUrl: text("page_url"),
     errorKind: text("error_kind").$type<ErrorKind>(),
+    errorCode: text("error_code").$type<RunErrorCode>(),
     errorMessage: text("error_message"),
     screenshotKey: text("screenshot_key"),
+    /** Requests the egress policy blocked during the action: `{ count, first: [{ url, rule }] }`. */
+    blockedRequests: jsonb("blocked_requests").$type<BlockedRequestsRow>(),
     createdAt: timestamps.createdAt,
   },
   // One row per (run, attempt, action): a redelivered write is a no-op, never a duplicate.

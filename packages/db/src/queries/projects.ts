@@ -59,3 +59,28 @@ export async function getProject(db: Db, projectId: string): Promise<Project | n
   const [row] = await db.select().from(projects).where(eq(projects.id, projectId)).limit(1);
   return row ?? null;
 }
+
+/** Changes what an operator may set on a project (PATCH /api/projects/:id); null when there is no such project. */
+export async function updateProject(
+  db: Db,
+  projectId: string,
+  changes: { egressAllow?: string[] },
+): Promise<Project | null> {
+  if (changes.egressAllow === undefined) return getProject(db, projectId);
+  const [row] = await db
+    .update(projects)
+    .set({ egressAllow: changes.egressAllow })
+    .where(eq(projects.id, projectId))
+    .returning();
+  return row ?? null;
+}
+
+/** The project's own egress allowlist (empty for an unknown project: it opens nothing). */
+export async function getProjectEgressAllow(db: Db, projectId: string): Promise<string[]> {
+  const [row] = await db
+    .select({ egressAllow: projects.egressAllow })
+    .from(projects)
+    .where(eq(projects.id, projectId))
+    .limit(1);
+  return row?.egressAllow ?? [];
+}

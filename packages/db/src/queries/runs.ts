@@ -10,6 +10,7 @@ import {
   type ErrorKind,
   newId,
   type RecordingInput,
+  type RunErrorCode,
   type RunEventType,
   type RunOptionsInput,
   type RunStatus,
@@ -17,7 +18,15 @@ import {
 } from "@conveyor/core";
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { type Db, queryPrepared } from "../client.ts";
-import { type Run, type RunAction, type RunEvent, runActions, runEvents, runs } from "../schema.ts";
+import {
+  type BlockedRequestsRow,
+  type Run,
+  type RunAction,
+  type RunEvent,
+  runActions,
+  runEvents,
+  runs,
+} from "../schema.ts";
 import { beforeCursor, type Page, toPage } from "./pagination.ts";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -191,6 +200,7 @@ function newRunAsStored({ projectId, input }: CreateRunRequest, id: string, crea
     actionsFailed: 0,
     actionsSkipped: 0,
     errorKind: null,
+    errorCode: null,
     errorMessage: null,
     artifacts: {},
     failedActionIndex: null,
@@ -262,6 +272,7 @@ export async function cancelQueuedRun(
         status: "cancelled",
         finishedAt: new Date(),
         errorKind: "cancelled",
+        errorCode: null,
         errorMessage: "Cancelled before it started",
       })
       .where(and(eq(runs.projectId, projectId), eq(runs.id, runId), eq(runs.status, "queued")))
@@ -329,6 +340,7 @@ export async function claimRun(db: Db, projectId: string, runId: string, worker:
         actionsFailed: 0,
         actionsSkipped: 0,
         errorKind: null,
+        errorCode: null,
         errorMessage: null,
         failedActionIndex: null,
       })
@@ -351,8 +363,10 @@ export interface ActionResultRow {
   selectorsTried?: string[] | null;
   pageUrl?: string | null;
   errorKind?: ErrorKind | null;
+  errorCode?: RunErrorCode | null;
   errorMessage?: string | null;
   screenshotKey?: string | null;
+  blockedRequests?: BlockedRequestsRow | null;
 }
 
 /**
@@ -382,6 +396,8 @@ export async function recordActionResult(
     result.errorKind ?? null,
     result.errorMessage ?? null,
     result.screenshotKey ?? null,
+    result.errorCode ?? null,
+    result.blockedRequests ? JSON.stringify(result.blockedRequests) : null,
   ]);
   return inserted.length > 0;
 }
@@ -389,8 +405,8 @@ export async function recordActionResult(
 /** Prepared: it runs once per action of every run. */
 const RECORD_ACTION_SQL = `
   insert into run_actions (run_id, attempt, index, project_id, action_id, type, status, started_at, duration_ms,
-    selector_used, selectors_tried, page_url, error_kind, error_message, screenshot_key)
-  select $1, $2, $3, $4, $5, $6, $7, $8::timestamptz, $9, $10, $11::jsonb, $12, $13, $14, $15
+    selector_used, selectors_tried, page_url, error_kind, error_message, screenshot_key, error_code, blocked_requests)
+  select $1, $2, $3, $4, $5, $6, $7, $8::timestamptz, $9, $10, $11::jsonb, $12, $13, $14, $15, $16, $17::jsonb
   where exists (
     select 1 from runs where id = $1 and project_id = $4 and attempt = $2 and status = 'running'
   )
@@ -403,7 +419,9 @@ export interface RunOutcome {
   artifacts?: { video?: string; trace?: string } | undefined;
   durationMs: number;
   counts: { passed: number; failed: number; skipped: number };
-  error?: { kind: ErrorKind; message: string; actionIndex?: number | undefined } | undefined;
+  error?:
+    | { kind: ErrorKind; code?: RunErrorCode | undefined; message: string; actionIndex?: number | undefined }
+    | undefined;
 }
 
 /** Writes the terminal state of an attempt. Fenced: false when the attempt is stale. */
@@ -426,6 +444,7 @@ export async function finishRun(
         actionsFailed: outcome.counts.failed,
         actionsSkipped: outcome.counts.skipped,
         errorKind: outcome.error?.kind ?? null,
+        errorCode: outcome.error?.code ?? null,
         errorMessage: outcome.error?.message ?? null,
         failedActionIndex: outcome.error?.actionIndex ?? null,
         artifacts: outcome.artifacts ?? {},
@@ -494,6 +513,7 @@ export async function failUnfinishedRun(
         status: "errored",
         finishedAt: now,
         errorKind: error.kind,
+        errorCode: null,
         errorMessage: error.message,
         ...(options.deadLetter ? { deadLetteredAt: now } : {}),
       })
