@@ -21,6 +21,7 @@ COPY packages/api/package.json packages/api/package.json
 COPY packages/cli/package.json packages/cli/package.json
 COPY packages/core/package.json packages/core/package.json
 COPY packages/db/package.json packages/db/package.json
+COPY packages/egress/package.json packages/egress/package.json
 COPY packages/runner/package.json packages/runner/package.json
 COPY packages/worker/package.json packages/worker/package.json
 RUN --mount=type=cache,id=pnpm-store,target=/root/.local/share/pnpm/store \
@@ -54,7 +55,11 @@ RUN revision="$(node -e 'const path = require("node:path"); const dir = path.dir
     && mkdir -p /data/artifacts \
     && chown -R node:node /data
 
-# The node image's unprivileged user (uid 1000). Chromium runs with --no-sandbox: never as root.
+# The node image's unprivileged user (uid 1000); never root. Whether Chromium is sandboxed is
+# CHROMIUM_SANDBOX's choice: `auto` (default) uses Chromium's sandbox when the runtime lets this
+# user create user namespaces (the default seccomp profile of Docker, or Kubernetes'
+# RuntimeDefault, does not) and runs it unsandboxed with a warning at start otherwise; `required`
+# refuses to start unsandboxed (docs/operations.md#worker-isolation).
 USER node
 EXPOSE 3000
 ENTRYPOINT ["/usr/bin/tini", "--"]

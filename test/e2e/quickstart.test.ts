@@ -41,7 +41,6 @@ describe("quick start", () => {
       BINS.quickStart,
       {
         PORT: String(port),
-        HOST: "127.0.0.1",
         DATA_DIR: dataDir,
         ARTIFACT_DIR: join(dataDir, "artifacts"),
         QUEUE_PREFIX: prefix,
@@ -51,6 +50,9 @@ describe("quick start", () => {
     );
     await conveyor.waitForOutput(/Conveyor is up/, 60_000);
     expect(conveyor.output()).toMatch(/DATABASE_URL is not set: using the embedded database/);
+    // HOST unset: it listens on loopback only, and says that recordings may open loopback.
+    expect(conveyor.output()).toMatch(new RegExp(`"address":"http://127\\.0\\.0\\.1:${port}".*API listening`));
+    expect(conveyor.output()).toMatch(/Conveyor is up: .*recordings may open public sites and this machine's loopback/);
     // The generated admin token is kept in a file and never printed.
     const token = readFileSync(join(dataDir, "admin-token"), "utf8").trim();
     expect(token.length).toBeGreaterThan(20);

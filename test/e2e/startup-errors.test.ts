@@ -24,6 +24,7 @@ describe("startup errors", () => {
       SHUTDOWN_TIMEOUT_MS: "-1",
       REDIS_URL: "http://127.0.0.1:6379",
       LOG_LEVEL: "chatty",
+      EGRESS_ALLOW: "10.20.0.0/16,10.0.0.0/40",
     });
     expect(code).toBe(1);
     expect(output).toMatch(/Invalid configuration:/);
@@ -31,6 +32,7 @@ describe("startup errors", () => {
     expect(output).toMatch(/SHUTDOWN_TIMEOUT_MS: expected a number from 0 to/);
     expect(output).toMatch(/REDIS_URL: expected a redis: or rediss: URL/);
     expect(output).toMatch(/LOG_LEVEL: expected one of trace, debug, info/);
+    expect(output).toMatch(/EGRESS_ALLOW: "10\.0\.0\.0\/40" is not a valid address or CIDR block/);
     expect(output).not.toMatch(/\n\s+at /); // no stack trace
   });
 

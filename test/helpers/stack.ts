@@ -50,6 +50,11 @@ export async function createStack(label: string): Promise<Stack> {
     PORT: String(port),
     HOST: "127.0.0.1",
     SECRETS_KEY,
+    // Fixture sites listen on loopback: the operator's allowlist opens it, as a team would open
+    // its staging network; the API itself stays denied, as an operator is told to (Postgres and
+    // Redis are denied by the built-in list).
+    EGRESS_ALLOW: "127.0.0.1",
+    EGRESS_DENY: `127.0.0.1:${port}`,
   };
   const stack: Stack = {
     db,

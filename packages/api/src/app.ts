@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { flushLoggerSync } from "@conveyor/core";
+import { type EgressPolicy, egressPolicyFromEnv, flushLoggerSync } from "@conveyor/core";
 import type { DbHandle } from "@conveyor/db";
 import type { ArtifactStore } from "@conveyor/runner/artifacts";
 import swagger from "@fastify/swagger";
@@ -16,6 +16,7 @@ import { registerGetArtifact } from "./routes/artifacts-get.ts";
 import { registerListDeadLetters } from "./routes/dead-letters-list.ts";
 import { registerHealth } from "./routes/health.ts";
 import { registerCreateProject } from "./routes/projects-create.ts";
+import { registerProjectRoutes } from "./routes/projects-update.ts";
 import { registerCreateRecording } from "./routes/recordings-create.ts";
 import { registerDeleteRecording } from "./routes/recordings-delete.ts";
 import { registerGetRecording } from "./routes/recordings-get.ts";
@@ -65,6 +66,11 @@ export interface AppOptions {
    * up; the server passes the env default, 5000.
    */
   apiKeyCacheTtlMs?: number;
+  /**
+   * The operator's egress policy (EGRESS_*): recordings whose literal URLs it refuses are answered
+   * 422, and project allowlists are held to its EGRESS_PROJECT_MAX. Default: `public`, no lists.
+   */
+  egressPolicy?: EgressPolicy;
 }
 
 /** Version of the API package, reported by GET /api/health/detailed and the OpenAPI document. */
@@ -157,9 +163,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     operatorAuth: options.healthPublic ? "public" : "admin",
     version: API_VERSION,
   });
+  const egressPolicy = options.egressPolicy ?? egressPolicyFromEnv({ EGRESS_POLICY: "public" });
   registerCreateProject(app, { db: options.db });
+  registerProjectRoutes(app, { db: options.db, egressPolicy });
   const secrets = createSecrets(options.secretsKey);
-  registerCreateRecording(app, { db: options.db, secrets });
+  registerCreateRecording(app, { db: options.db, secrets, egressPolicy });
   registerListRecordings(app, { db: options.db });
   registerGetRecording(app, { db: options.db });
   registerDeleteRecording(app, { db: options.db });
@@ -175,6 +183,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     writeRun: createRunWriter(options.db.db),
     queue: options.queue,
     secrets,
+    egressPolicy,
     defaults: options.defaults,
     ...(failpoints.size ? { failpoint } : {}),
   });

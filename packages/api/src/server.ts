@@ -1,4 +1,4 @@
-import type { Logger } from "@conveyor/core";
+import { egressPolicyFromEnv, type Logger } from "@conveyor/core";
 import type { DbHandle } from "@conveyor/db";
 import { createArtifactStore, describeArtifactStore } from "@conveyor/runner/artifacts";
 import type { FastifyInstance } from "fastify";
@@ -45,6 +45,7 @@ export async function startApi(
     metricsToken: env.METRICS_TOKEN,
     metricsReportingIntervalMs: env.METRICS_REPORTING_INTERVAL_MS,
     apiKeyCacheTtlMs: env.API_KEY_CACHE_TTL_MS,
+    egressPolicy: egressPolicyFromEnv(env),
     ...(env.FAILPOINTS ? { failpoints: env.FAILPOINTS.split(",").map((f) => f.trim()) } : {}),
   });
   const address = await app.listen({ port: env.PORT, host: env.HOST });

@@ -1,4 +1,4 @@
-import type { RecordingRow, Run, RunAction } from "@conveyor/db";
+import type { Project, RecordingRow, Run, RunAction } from "@conveyor/db";
 
 /** How runs, actions and recordings look on the wire. Secrets (variable values) never leave. */
 
@@ -35,7 +35,7 @@ export function runView(run: Run) {
       skipped: run.actionsSkipped,
     },
     error: run.errorMessage
-      ? { kind: run.errorKind, message: run.errorMessage, actionIndex: run.failedActionIndex }
+      ? { kind: run.errorKind, code: run.errorCode, message: run.errorMessage, actionIndex: run.failedActionIndex }
       : null,
     artifacts: {
       video: run.artifacts.video ? artifactUrl(run.id, run.artifacts.video) : null,
@@ -56,8 +56,11 @@ export function actionView(runId: string, action: RunAction) {
     selectorUsed: action.selectorUsed,
     selectorsTried: action.selectorsTried,
     pageUrl: action.pageUrl,
-    error: action.errorMessage ? { kind: action.errorKind, message: action.errorMessage } : null,
+    error: action.errorMessage
+      ? { kind: action.errorKind, code: action.errorCode, message: action.errorMessage }
+      : null,
     screenshotUrl: action.screenshotKey ? artifactUrl(runId, action.screenshotKey) : null,
+    blockedRequests: action.blockedRequests,
   };
 }
 
@@ -69,5 +72,15 @@ export function recordingView(row: RecordingRow) {
     actionCount: row.actionCount,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+export function projectView(project: Project) {
+  return {
+    id: project.id,
+    name: project.name,
+    createdAt: project.createdAt.toISOString(),
+    updatedAt: project.updatedAt.toISOString(),
+    egress: { allow: project.egressAllow },
   };
 }

@@ -1,5 +1,5 @@
 import { apiEnvShape, checkApiEnv } from "@conveyor/api";
-import { checkCommonEnv, envString, parseEnv } from "@conveyor/core";
+import { checkCommonEnv, envEgressList, envString, LOOPBACK_ALLOW, parseEgressEntry, parseEnv } from "@conveyor/core";
 import { checkWorkerEnv, workerEnvShape } from "@conveyor/worker";
 import { z } from "zod";
 
@@ -10,6 +10,13 @@ export const startEnvSchema = z
     ...workerEnvShape,
     /** Quick start only: where the embedded database (and a private Redis, if one is started) keep data. Default ./.conveyor. */
     DATA_DIR: envString(".conveyor"),
+    /** The quick start listens on loopback only (it has a generated admin token): set HOST to open it. Default 127.0.0.1. */
+    HOST: envString("127.0.0.1"),
+    /**
+     * The quick start drives local apps (and the README walkthrough opens its own API docs), so
+     * unless EGRESS_ALLOW is set, loopback is allowed. Default 127.0.0.0/8 and ::1.
+     */
+    EGRESS_ALLOW: envEgressList().transform((entries) => entries ?? LOOPBACK_ALLOW.map(parseEgressEntry)),
   })
   .superRefine((env, ctx) => {
     checkCommonEnv(env, ctx);

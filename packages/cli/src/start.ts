@@ -32,6 +32,7 @@ export async function runQuickStart(environment: Record<string, string | undefin
     ? { value: parsed.SECRETS_KEY, file: undefined }
     : quickStartSecret(parsed.DATA_DIR, "secrets-key", generateSecretsKey);
   const env = { ...parsed, ADMIN_TOKEN: adminToken.value, SECRETS_KEY: secretsKey.value };
+  const loopbackAllowed = !environment.EGRESS_ALLOW?.trim();
   const pretty = process.stdout.isTTY === true;
   const name = env.WORKER_NAME ?? defaultWorkerName();
   const apiLogger = createLogger({
@@ -79,6 +80,8 @@ export async function runQuickStart(environment: Record<string, string | undefin
     apiLogger.info({ url: privateRedis.url }, "no Redis at REDIS_URL's default: started a private redis-server");
     redis = await connectRedis({ url: privateRedis.url });
     stopPrivateRedis = () => privateRedis.stop();
+    // What the worker's egress policy denies as Conveyor's own Redis.
+    env.REDIS_URL = privateRedis.url;
   }
   await checkRedisEvictionPolicy(redis, apiLogger);
 
@@ -92,7 +95,9 @@ export async function runQuickStart(environment: Record<string, string | undefin
     await stopPrivateRedis?.();
   });
   shutdown.register("database", () => db.close());
-  apiLogger.info(`Conveyor is up: ${api.url} (API docs: ${api.url}/docs)`);
+  apiLogger.info(
+    `Conveyor is up: ${api.url} (API docs: ${api.url}/docs)${loopbackAllowed ? "; recordings may open public sites and this machine's loopback (EGRESS_ALLOW unset: the quick start allows 127.0.0.0/8 and ::1)" : ""}`,
+  );
 }
 
 /**

@@ -1,4 +1,12 @@
-import type { z } from "zod";
+import { z } from "zod";
+import {
+  builtInDenyEntries,
+  EGRESS_MODES,
+  type EgressEntry,
+  EgressEntryError,
+  type EgressPolicy,
+  parseEgressList,
+} from "./egress/index.ts";
 import {
   envEnum,
   envInteger,
@@ -9,6 +17,27 @@ import {
   envUrl,
 } from "./env.ts";
 import { parseSecretsKey } from "./secrets.ts";
+
+/**
+ * A comma-separated list of egress entries (`host`, `host:port`, `*.domain`, `CIDR`,
+ * `CIDR:port`): `undefined` when unset or empty. A bad entry stops the process at start, named.
+ */
+export function envEgressList() {
+  return z
+    .string()
+    .trim()
+    .optional()
+    .transform((value, ctx): EgressEntry[] | undefined => {
+      if (value === undefined || value === "") return undefined;
+      try {
+        return parseEgressList(value);
+      } catch (error) {
+        if (!(error instanceof EgressEntryError)) throw error;
+        ctx.addIssue({ code: "custom", message: error.message });
+        return z.NEVER;
+      }
+    });
+}
 
 /**
  * Environment variables shared by the API and the worker. Each process's own `env.ts` spreads
@@ -88,7 +117,60 @@ export const commonEnvShape = {
   ),
   /** pino level. Default info. */
   LOG_LEVEL: envEnum(LOG_LEVELS, "info"),
+  /**
+   * What a recording's browser (and any request a tenant can aim) may reach: `public` — public
+   * unicast addresses plus the allowlists; `allowlist` — only the allowlists; `off` — everything
+   * but the always-denied list (single-user local use; logged as a warning at start). Default public.
+   */
+  EGRESS_POLICY: envEnum(EGRESS_MODES, "public"),
+  /**
+   * The operator's allowlist: comma-separated `host`, `host:port`, `*.domain`, `CIDR` or
+   * `CIDR:port` entries opened to every project (e.g. `10.20.0.0/16,staging.internal:8443`).
+   * Default: none (the quick start: loopback).
+   */
+  EGRESS_ALLOW: envEgressList(),
+  /**
+   * Always denied, whatever the allowlists say, in addition to the built-in entries (cloud
+   * metadata addresses, and the hosts and ports of DATABASE_URL, REDIS_URL and S3_ENDPOINT).
+   * Same syntax as EGRESS_ALLOW. Add the API's own address here when workers can reach it.
+   * Default: none beyond the built-in entries.
+   */
+  EGRESS_DENY: envEgressList(),
+  /**
+   * How far a project's own allowlist (`PATCH /api/projects/:id`) may reach: each project entry
+   * must lie inside one of these. Default: none — projects cannot open anything private.
+   */
+  EGRESS_PROJECT_MAX: envEgressList(),
 };
+
+/**
+ * The operator's egress policy from the environment (no project allowlist yet: see
+ * `withProjectAllow`). `extraAllow` is what a process adds by default (the quick start's loopback).
+ */
+export function egressPolicyFromEnv(env: {
+  EGRESS_POLICY: EgressPolicy["mode"];
+  EGRESS_ALLOW?: EgressEntry[] | undefined;
+  EGRESS_DENY?: EgressEntry[] | undefined;
+  EGRESS_PROJECT_MAX?: EgressEntry[] | undefined;
+  DATABASE_URL?: string | undefined;
+  REDIS_URL?: string | undefined;
+  S3_ENDPOINT?: string | undefined;
+}): EgressPolicy {
+  return {
+    mode: env.EGRESS_POLICY,
+    deny: [
+      ...builtInDenyEntries({
+        ...(env.DATABASE_URL === undefined ? {} : { databaseUrl: env.DATABASE_URL }),
+        ...(env.REDIS_URL === undefined ? {} : { redisUrl: env.REDIS_URL }),
+        ...(env.S3_ENDPOINT === undefined ? {} : { s3Endpoint: env.S3_ENDPOINT }),
+      }),
+      ...(env.EGRESS_DENY ?? []),
+    ],
+    allow: env.EGRESS_ALLOW ?? [],
+    projectAllow: [],
+    projectMax: env.EGRESS_PROJECT_MAX ?? [],
+  };
+}
 
 /**
  * Cross-field rules of the variables above; every process's schema applies it once in its

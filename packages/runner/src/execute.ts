@@ -1,13 +1,16 @@
 import {
   type ActionType,
   actionKey,
+  type EgressPolicy,
   type ErrorKind,
   type Recording,
   RunError,
+  type RunErrorCode,
   type RunOptionsInput,
   recordingSchema,
   runOptionsSchema,
   type Selector,
+  UNRESTRICTED_EGRESS,
 } from "@conveyor/core";
 import type { BrowserContext, Dialog, Page } from "playwright-core";
 import { ACTION_EXECUTORS } from "./actions/index.ts";
@@ -16,8 +19,9 @@ import type { ActionContext, ActionExecutor, ResolveOptions } from "./actions/ty
 import type { ArtifactStore } from "./artifacts.ts";
 import { classifyError, cleanMessage } from "./classify.ts";
 import { countResults, countsProblem, type RunCounts } from "./counts.ts";
+import { type BlockedRequests, EgressWatch } from "./egress-watch.ts";
 import { isFfmpegMissingError, type RunArtifacts, RunEvidence } from "./evidence.ts";
-import type { BrowserPool, NewContextOptions, RunnerLogger } from "./pool.ts";
+import type { BrowserPool, NewContextOptions, OpenedPage, RunnerLogger } from "./pool.ts";
 import { createRedactor } from "./redact.ts";
 import { frameScope, type ResolvedSelector, resolveSelector } from "./selectors.ts";
 import { sleep } from "./sleep.ts";
@@ -63,6 +67,21 @@ export interface ExecuteOptions {
   onActionResult?: (result: ActionResult) => Promise<void> | void;
   /** Told about problems that don't change the outcome (a screenshot that failed). Default: silent. */
   logger?: RunnerLogger;
+  /**
+   * What this run's browser may reach: the operator's policy plus the project's allowlist. Bound
+   * to the context's egress session when the pool has a proxy (every request is then checked
+   * where it connects); navigations are checked by scheme and address literal either way.
+   * Default: the pool's proxy's policy, or, without a proxy, the scheme rule only.
+   */
+  egressPolicy?: EgressPolicy;
+}
+
+/** An action's or a run's error: its kind, a finer code where there is one, and the message. */
+export interface RunErrorInfo {
+  kind: ErrorKind;
+  /** E.g. `blocked_by_policy`. */
+  code?: RunErrorCode;
+  message: string;
 }
 
 export interface ActionResult {
@@ -89,9 +108,11 @@ export interface ActionResult {
   selectorsTried?: string[];
   /** The page's URL after the action (sensitive values redacted). */
   pageUrl?: string;
-  error?: { kind: ErrorKind; message: string };
+  error?: RunErrorInfo;
   /** Artifact key of the screenshot taken after the action, if any. */
   screenshotKey?: string;
+  /** Requests the egress policy blocked while the action ran (they do not fail it by themselves). */
+  blockedRequests?: BlockedRequests;
 }
 
 export type RunOutcome = "passed" | "failed" | "errored" | "aborted";
@@ -111,7 +132,7 @@ export interface RunResult {
    * and a `passed` outcome has passed + skipped = total (see `countsProblem`).
    */
   counts: RunCounts;
-  error?: { kind: ErrorKind; message: string; actionIndex?: number };
+  error?: RunErrorInfo & { actionIndex?: number };
   durationMs: number;
   /** `signal.reason`, when aborted. */
   abortReason?: unknown;
@@ -188,6 +209,14 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
     ...(result.selectorsTried === undefined ? {} : { selectorsTried: result.selectorsTried.map(redact) }),
     ...(result.pageUrl === undefined ? {} : { pageUrl: redact(result.pageUrl) }),
     ...(result.error === undefined ? {} : { error: { ...result.error, message: redact(result.error.message) } }),
+    ...(result.blockedRequests === undefined
+      ? {}
+      : {
+          blockedRequests: {
+            count: result.blockedRequests.count,
+            first: result.blockedRequests.first.map((item) => ({ ...item, url: redact(item.url) })),
+          },
+        }),
   });
 
   const evidence = await RunEvidence.create(runOptions, options.tempDir);
@@ -288,7 +317,7 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
     ...(evidence.recordVideo === undefined ? {} : { recordVideo: evidence.recordVideo }),
   });
   /** A context and its page; without video when Playwright's ffmpeg is missing (video is evidence, not the test). */
-  const openPage = async (): Promise<{ context: BrowserContext; page: Page }> => {
+  const openPage = async (): Promise<OpenedPage> => {
     try {
       return await pool.newPage(contextOptions());
     } catch (error) {
@@ -299,7 +328,7 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
       );
       evidence.disableVideo();
       const second = await pool.newContext(contextOptions());
-      return { context: second, page: await second.newPage() };
+      return { context: second, page: await second.newPage(), egress: pool.egressSession(second) };
     }
   };
 
@@ -319,7 +348,7 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
 
   const run = async (): Promise<RunResult> => {
     const opening = openPage();
-    let opened: { context: BrowserContext; page: Page } | null;
+    let opened: OpenedPage | null;
     try {
       opened = await Promise.race([opening, control.stopped.then(() => null)]);
     } catch (error) {
@@ -334,6 +363,9 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
     }
     context = opened.context;
     page = opened.page;
+    const egressPolicy = options.egressPolicy ?? pool.egressPolicy ?? UNRESTRICTED_EGRESS;
+    opened.egress?.bind(egressPolicy);
+    const egress = new EgressWatch(opened.page, opened.egress, egressPolicy);
     const dialogAnswer = recording.dialogs ?? "accept";
     // Without a listener Playwright dismisses every dialog; with one, each must be answered or the
     // page hangs. Answering can race the page closing, which is fine.
@@ -345,14 +377,16 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
 
     try {
       if (recording.startUrl !== undefined) {
-        await gotoUrl(activePage, recording.startUrl, "load", options.actionTimeoutMs);
+        await gotoUrl(activePage, recording.startUrl, "load", options.actionTimeoutMs, egressPolicy);
+        const refused = egress.takeBlockedNavigation() ?? egress.takeUnreachableNavigation();
+        if (refused !== null) throw refused;
       }
     } catch (error) {
       if (control.cause !== null) return await stoppedResult();
       const failure = classifyError(error, { navigating: true });
       const message = redact(`Opening ${recording.startUrl ?? "the page"} failed: ${failure.message}`);
       if (failure.retryable) throw new RunError(failure.kind, message, { cause: error });
-      return finish(outcomeFor(failure.kind), { error: { kind: failure.kind, message } });
+      return finish(outcomeFor(failure.kind), { error: errorInfo(failure.kind, message, failure.code) });
     }
 
     for (const [index, action] of recording.actions.entries()) {
@@ -383,6 +417,7 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
         deadline,
         remainingMs: () => Math.max(1, deadline - Date.now()),
         signal: control.signal,
+        egressPolicy,
         pace: async (recordedMs: number) => {
           const ms = realtimeDelayMs(recordedMs, runOptions);
           pausedMs += Math.round(ms);
@@ -415,6 +450,16 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
         failure = error;
       }
       if (control.cause !== null) return await stoppedResult({ index, startedAt, started, trace });
+      // The page went somewhere the policy refuses (the action's own navigation, a redirect, a
+      // link or a form): that is the action's failure, whatever the action itself reported. A
+      // navigation that reached an allowed but silent site fails as the network error it is.
+      const refusedNavigation =
+        egress.takeBlockedNavigation() ?? (action.type === "navigate" ? egress.takeUnreachableNavigation() : null);
+      if (refusedNavigation !== null) {
+        failure = refusedNavigation;
+        passed = false;
+      }
+      const blockedRequests = egress.takeBlockedRequests();
 
       const base = {
         index,
@@ -425,6 +470,7 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
         pausedMs,
         ...trace,
         pageUrl: activePage.url(),
+        ...(blockedRequests === undefined ? {} : { blockedRequests }),
       };
       const everyKey = async (): Promise<string | undefined> =>
         runOptions.screenshots === "every"
@@ -437,7 +483,7 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
       }
 
       const classified = classifyError(failure, { navigating: action.type === "navigate" });
-      const error = { kind: classified.kind, message: redact(cleanMessage(classified.message)) };
+      const error = errorInfo(classified.kind, redact(cleanMessage(classified.message)), classified.code);
       if (classified.retryable) throw new RunError(error.kind, error.message, { cause: failure });
       if (action.optional) {
         const screenshotKey = await everyKey();
@@ -529,6 +575,10 @@ function prepareRecording(recording: Recording, variables: Readonly<Record<strin
     throw new RunError("permanent", `Invalid recording: ${issues}`);
   }
   return applyVariables(parsed.data, variables);
+}
+
+function errorInfo(kind: ErrorKind, message: string, code: RunErrorCode | undefined): RunErrorInfo {
+  return code === undefined ? { kind, message } : { kind, code, message };
 }
 
 function outcomeFor(kind: ErrorKind): RunOutcome {

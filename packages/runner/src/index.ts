@@ -14,6 +14,7 @@ export type { RunArtifacts } from "./evidence.ts";
 export * from "./execute.ts";
 export * from "./pool.ts";
 export { createRedactor, REDACTED } from "./redact.ts";
+export * from "./sandbox.ts";
 export * from "./selectors.ts";
 export { realtimeDelayMs } from "./timing.ts";
 export { applyVariables, sensitiveVariableValues } from "./variables.ts";

@@ -1,15 +1,35 @@
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { EgressPolicy } from "@conveyor/core";
+import type { EgressProxy, EgressSession } from "@conveyor/egress";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import {
+  browserEnvironment,
+  ChromiumSandboxError,
+  type ChromiumSandboxMode,
+  decideSandbox,
+  type SandboxStatus,
+} from "./sandbox.ts";
 
-/** Flags that keep headless Chromium quiet and container-friendly. */
+/**
+ * Flags that keep headless Chromium quiet and container-friendly. The sandbox is not among them:
+ * it is decided by `BrowserPoolOptions.sandbox`. WebRTC may use only proxied connections, so a
+ * page cannot send UDP around the egress proxy.
+ */
 export const DEFAULT_CHROMIUM_ARGS: readonly string[] = [
-  "--no-sandbox",
   "--disable-gpu",
   "--disable-background-networking",
   "--disable-component-update",
   "--disable-sync",
   "--disable-quic",
   "--no-first-run",
+  "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+  "--webrtc-ip-handling-policy=disable_non_proxied_udp",
 ];
+
+/** Every proxied context also proxies loopback (Chromium bypasses a proxy for it unless told). */
+const PROXY_BYPASS = "<-loopback>";
 
 /** The subset of a pino-style logger the runner uses. */
 export interface RunnerLogger {
@@ -34,12 +54,27 @@ export interface BrowserPoolOptions {
    * still gets its own, unused context. Default: true.
    */
   prepareNextPage?: boolean;
+  /**
+   * The egress proxy every request of the browser goes through: the browser as a whole is pointed
+   * at its refuse-everything listener, and each context at a session of its own, which the run
+   * binds its policy to (`OpenedPage.egress`). Default: none — the browser reaches the network
+   * directly (local replay with `pnpm replay`, runner tests).
+   */
+  egress?: EgressProxy;
+  /**
+   * Chromium's sandbox: `auto` uses it where it can run (not root, user namespaces available) and
+   * runs without it otherwise, saying why in `sandbox`; `required` fails the launch instead;
+   * `off` never uses it. Default "auto".
+   */
+  sandbox?: ChromiumSandboxMode;
 }
 
 /** A fresh context and its first page. */
 export interface OpenedPage {
   context: BrowserContext;
   page: Page;
+  /** The context's egress session, when the pool has a proxy: bind the run's policy to it. */
+  egress?: EgressSession | undefined;
 }
 
 export interface NewContextOptions {
@@ -71,6 +106,11 @@ export class BrowserPool {
   #spareOpening: Promise<OpenedPage | null> | null = null;
   /** Bumped when spares in preparation must be dropped (browser gone, pool closed). */
   #spareGeneration = 0;
+  /** Each context's egress session (closed with the context). */
+  readonly #sessions = new WeakMap<BrowserContext, EgressSession>();
+  /** Chromium's private HOME, TMPDIR and downloads directory (0700), made at first launch. */
+  #privateDir: string | null = null;
+  #sandbox: SandboxStatus | null = null;
 
   constructor(options: BrowserPoolOptions) {
     this.#options = options;
@@ -82,17 +122,56 @@ export class BrowserPool {
     return this.#launches;
   }
 
+  /** Whether Chromium runs in its sandbox, and if not why; null before the first launch. */
+  get sandbox(): SandboxStatus | null {
+    return this.#sandbox;
+  }
+
+  /** Where Chromium's downloads go (removed with the context that made them); null before the first launch. */
+  get downloadsDir(): string | null {
+    return this.#privateDir === null ? null : join(this.#privateDir, "downloads");
+  }
+
+  /** The operator's policy of the pool's egress proxy; undefined without one. */
+  get egressPolicy(): EgressPolicy | undefined {
+    return this.#options.egress?.policy;
+  }
+
+  /** The egress session of a context this pool opened, when the pool has a proxy. */
+  egressSession(context: BrowserContext): EgressSession | undefined {
+    return this.#sessions.get(context);
+  }
+
   /** A fresh, isolated context. Close it when the run ends. */
   async newContext(opts: NewContextOptions = {}): Promise<BrowserContext> {
     const browser = await this.#connectedBrowser();
+    const session = await this.#options.egress?.openSession();
+    const options = {
+      ...contextOptions(opts),
+      ...(session ? { proxy: { server: session.server, bypass: PROXY_BYPASS } } : {}),
+    };
+    let context: BrowserContext;
     try {
-      return await unlessDisconnected(browser, () => browser.newContext(contextOptions(opts)));
+      context = await unlessDisconnected(browser, () => browser.newContext(options));
     } catch (error) {
       // It may have died between the check and the call: one fresh browser, one more try.
-      if (browser.isConnected() || this.#closed) throw error;
-      const replacement = await this.#connectedBrowser();
-      return await unlessDisconnected(replacement, () => replacement.newContext(contextOptions(opts)));
+      if (browser.isConnected() || this.#closed) {
+        await session?.close();
+        throw error;
+      }
+      try {
+        const replacement = await this.#connectedBrowser();
+        context = await unlessDisconnected(replacement, () => replacement.newContext(options));
+      } catch (retryError) {
+        await session?.close();
+        throw retryError;
+      }
     }
+    if (session) {
+      this.#sessions.set(context, session);
+      context.once("close", () => void session.close());
+    }
+    return context;
   }
 
   /**
@@ -129,7 +208,7 @@ export class BrowserPool {
     try {
       const browser = context.browser();
       const page = browser ? await unlessDisconnected(browser, () => context.newPage()) : await context.newPage();
-      return { context, page };
+      return { context, page, egress: this.#sessions.get(context) };
     } catch (error) {
       await context.close().catch(() => undefined);
       throw error;
@@ -186,6 +265,7 @@ export class BrowserPool {
     const browser = this.#browser;
     this.#browser = null;
     if (browser !== null) await browser.close().catch(() => undefined);
+    if (this.#privateDir !== null) rmSync(this.#privateDir, { recursive: true, force: true });
   }
 
   async #connectedBrowser(): Promise<Browser> {
@@ -197,17 +277,49 @@ export class BrowserPool {
     return await this.#launching;
   }
 
+  /** Chromium's private directory: HOME, TMPDIR and downloads, readable by this user only. */
+  #browserDir(): string {
+    if (this.#privateDir === null) {
+      const dir = mkdtempSync(join(tmpdir(), "conveyor-browser-"));
+      for (const sub of ["home", "tmp", "downloads"]) mkdirSync(join(dir, sub), { mode: 0o700 });
+      this.#privateDir = dir;
+    }
+    return this.#privateDir;
+  }
+
   async #launch(): Promise<Browser> {
-    const browser = await chromium.launch({
-      executablePath: this.#options.executablePath,
-      args: [...(this.#options.launchArgs ?? DEFAULT_CHROMIUM_ARGS)],
-      headless: this.#options.headless ?? true,
-      timeout: this.#options.launchTimeoutMs ?? 30_000,
-      // The worker owns signal handling: its drain needs the browser alive after SIGTERM.
-      handleSIGINT: false,
-      handleSIGTERM: false,
-      handleSIGHUP: false,
-    });
+    const mode = this.#options.sandbox ?? "auto";
+    // Decided once per pool: a sandbox that failed to start will not start on a relaunch either.
+    this.#sandbox ??= decideSandbox(mode);
+    const dir = this.#browserDir();
+    const launch = (sandboxed: boolean) =>
+      chromium.launch({
+        executablePath: this.#options.executablePath,
+        args: [...(this.#options.launchArgs ?? DEFAULT_CHROMIUM_ARGS)],
+        headless: this.#options.headless ?? true,
+        timeout: this.#options.launchTimeoutMs ?? 30_000,
+        chromiumSandbox: sandboxed,
+        // Only what Chromium needs: none of the worker's secrets (DATABASE_URL, SECRETS_KEY, S3 keys, …).
+        env: browserEnvironment(dir),
+        downloadsPath: join(dir, "downloads"),
+        ...(this.#options.egress
+          ? { proxy: { server: this.#options.egress.browserProxyUrl, bypass: PROXY_BYPASS } }
+          : {}),
+        // The worker owns signal handling: its drain needs the browser alive after SIGTERM.
+        handleSIGINT: false,
+        handleSIGTERM: false,
+        handleSIGHUP: false,
+      });
+    let browser: Browser;
+    try {
+      browser = await launch(this.#sandbox.enabled);
+    } catch (error) {
+      if (!this.#sandbox.enabled || !isSandboxFailure(error)) throw error;
+      const reason = `Chromium could not start its sandbox (${sandboxFailureLine(error)})`;
+      if (mode === "required") throw new ChromiumSandboxError(`CHROMIUM_SANDBOX=required, but ${reason}`);
+      this.#sandbox = { enabled: false, mode, reason };
+      browser = await launch(false);
+    }
     this.#launches += 1;
     if (this.#closed) {
       // close() ran while we were launching: don't leave a browser behind.
@@ -253,6 +365,18 @@ async function unlessDisconnected<T>(browser: Browser, call: () => Promise<T>): 
   } finally {
     browser.off("disconnected", onDisconnect);
   }
+}
+
+const SANDBOX_FAILURE = /sandbox|namespace|setuid|zygote/i;
+
+function isSandboxFailure(error: unknown): boolean {
+  return SANDBOX_FAILURE.test(error instanceof Error ? error.message : String(error));
+}
+
+function sandboxFailureLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const line = text.split("\n").find((candidate) => SANDBOX_FAILURE.test(candidate)) ?? text.split("\n")[0] ?? "";
+  return line.trim().slice(0, 300);
 }
 
 function contextOptions(opts: NewContextOptions): NewContextOptions {

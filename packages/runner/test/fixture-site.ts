@@ -54,6 +54,10 @@
  *   (text `Go`), `<img src="/pixel.png?v=1" alt="pixel">`, a paragraph `A longer sentence here`,
  *   and a `<select id="late-select">` whose options `a`/`b` (labels `Alpha`/`Beta`) arrive 300 ms
  *   after load.
+ * - `/redirect?to=URL`: a 302 to `URL`.
+ * - `/embed?target=ORIGIN`: an `<img>`, an `<iframe>`, a `fetch` and a WebSocket aimed at `ORIGIN`
+ *   (`#fetch-result` and `#ws-result` say how they ended), and a link `#away` to `ORIGIN/link`.
+ * - `/download`: an attachment (`report.txt`).
  * - `/`: links to all of the above.
  *
  * `close()` ends open connections and pending slow responses, so nothing is left running.
@@ -468,6 +472,48 @@ export async function startFixtureSite(): Promise<FixtureSite> {
       case "/pixel.png":
         res.writeHead(200, { "content-type": "image/png", "cache-control": "no-store" });
         res.end(PIXEL_PNG);
+        return;
+      case "/redirect": {
+        res.writeHead(302, { location: url.searchParams.get("to") ?? "/", "cache-control": "no-store" });
+        res.end();
+        return;
+      }
+      case "/embed": {
+        // Everything a page can reach for without navigating: each to `target` (an origin).
+        const target = url.searchParams.get("target") ?? "";
+        const ws = target.replace(/^http/, "ws");
+        return send(
+          res,
+          200,
+          page(
+            "Embed",
+            `<h1 id="embed">Embedding ${escapeHtml(target)}</h1>
+<img id="img" src="${escapeHtml(target)}/img.png" alt="img">
+<iframe id="frame" src="${escapeHtml(target)}/frame"></iframe>
+<a id="away" href="${escapeHtml(target)}/link">away</a>
+<p id="fetch-result">pending</p><p id="ws-result">pending</p>
+<script>
+  const target = ${JSON.stringify(target)};
+  fetch(target + "/fetch").then((r) => r.text(), (e) => "failed: " + e.message)
+    .then((text) => { document.getElementById("fetch-result").textContent = "fetch: " + text; });
+  try {
+    const socket = new WebSocket(${JSON.stringify(ws)} + "/ws");
+    socket.onerror = () => { document.getElementById("ws-result").textContent = "ws: error"; };
+    socket.onopen = () => { document.getElementById("ws-result").textContent = "ws: open"; };
+  } catch (error) {
+    document.getElementById("ws-result").textContent = "ws: " + error.message;
+  }
+</script>`,
+          ),
+        );
+      }
+      case "/download":
+        res.writeHead(200, {
+          "content-type": "application/octet-stream",
+          "content-disposition": 'attachment; filename="report.txt"',
+          "cache-control": "no-store",
+        });
+        res.end("downloaded bytes\n");
         return;
       default:
         return send(res, 404, page("Not found", `<h1 id="not-found">Not found</h1>`));

@@ -16,3 +16,46 @@ describe("WORKER_PREPARE_NEXT_PAGE", () => {
     );
   });
 });
+
+describe("CHROMIUM_SANDBOX", () => {
+  it("is auto by default and accepts required and off", () => {
+    expect(parseWorkerEnv(BASE).CHROMIUM_SANDBOX).toBe("auto");
+    expect(parseWorkerEnv({ ...BASE, CHROMIUM_SANDBOX: "Required" }).CHROMIUM_SANDBOX).toBe("required");
+    expect(parseWorkerEnv({ ...BASE, CHROMIUM_SANDBOX: "off" }).CHROMIUM_SANDBOX).toBe("off");
+  });
+
+  it("names the variable and what is accepted", () => {
+    expect(() => parseWorkerEnv({ ...BASE, CHROMIUM_SANDBOX: "maybe" })).toThrow(
+      /CHROMIUM_SANDBOX: expected one of auto, required, off, got "maybe"/,
+    );
+  });
+});
+
+describe("EGRESS_*", () => {
+  it("default to the public policy with no lists: a worker never allows loopback unless told", () => {
+    const env = parseWorkerEnv(BASE);
+    expect(env.EGRESS_POLICY).toBe("public");
+    expect(env.EGRESS_ALLOW).toBeUndefined();
+    expect(env.EGRESS_DENY).toBeUndefined();
+    expect(env.EGRESS_PROJECT_MAX).toBeUndefined();
+  });
+
+  it("parse comma-separated entries, normalized", () => {
+    const env = parseWorkerEnv({ ...BASE, EGRESS_ALLOW: " 10.20.0.0/16 , Staging.Internal:8443,[fd00::/8]:443 " });
+    expect(env.EGRESS_ALLOW?.map((entry) => entry.text)).toEqual([
+      "10.20.0.0/16",
+      "staging.internal:8443",
+      "[fd00::/8]:443",
+    ]);
+  });
+
+  it("stop the worker at start naming the variable and the bad entry", () => {
+    expect(() => parseWorkerEnv({ ...BASE, EGRESS_ALLOW: "10.0.0.0/8,10.0.0.0/40" })).toThrow(
+      /EGRESS_ALLOW: "10\.0\.0\.0\/40" is not a valid address or CIDR block: expected host, host:port/,
+    );
+    expect(() => parseWorkerEnv({ ...BASE, EGRESS_DENY: "api:http" })).toThrow(/EGRESS_DENY: "api:http" has a port/);
+    expect(() => parseWorkerEnv({ ...BASE, EGRESS_POLICY: "closed" })).toThrow(
+      /EGRESS_POLICY: expected one of public, allowlist, off/,
+    );
+  });
+});

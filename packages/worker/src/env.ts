@@ -3,11 +3,13 @@ import {
   checkCommonEnv,
   commonEnvShape,
   envBoolean,
+  envEnum,
   envInteger,
   envOptionalInteger,
   envOptionalString,
   parseEnv,
 } from "@conveyor/core";
+import { CHROMIUM_SANDBOX_MODES } from "@conveyor/runner";
 import { z } from "zod";
 
 export const workerEnvShape = {
@@ -38,6 +40,12 @@ export const workerEnvShape = {
   RECONCILE_GRACE_MS: envInteger(60_000, 1000, 3_600_000),
   /** Chromium executable; default: Playwright's installed browser, then `chromium` on PATH. */
   CHROMIUM_PATH: envOptionalString(),
+  /**
+   * Chromium's sandbox: `auto` — on where it can run (a non-root user with user namespaces), else
+   * off with a warning at start saying why; `required` — refuse to start without it; `off` —
+   * never. Default auto.
+   */
+  CHROMIUM_SANDBOX: envEnum(CHROMIUM_SANDBOX_MODES, "auto"),
   /**
    * Keep one browser context with a blank page open ahead of time for the next run (see
    * `BrowserPoolOptions.prepareNextPage`): the next run skips context creation, for ~40 MiB more

@@ -1,5 +1,6 @@
 import {
   dispositionFor,
+  type EgressPolicy,
   type ErrorKind,
   type Logger,
   RunError,
@@ -8,6 +9,7 @@ import {
   runOptionsSchema,
   unsealRecording,
   unsealVariables,
+  withProjectAllow,
 } from "@conveyor/core";
 import {
   type ActionResultRow,
@@ -15,6 +17,7 @@ import {
   type DbHandle,
   failUnfinishedRun,
   finishRun,
+  getProjectEgressAllow,
   type RunOutcome,
   recordActionResult,
   requeueRun,
@@ -30,6 +33,8 @@ export interface ProcessorDeps {
   db: DbHandle;
   pool: BrowserPool;
   artifacts: ArtifactStore;
+  /** The operator's egress policy; each run gets its project's allowlist added (read at claim). */
+  egressPolicy: EgressPolicy;
   logger: Logger;
   /** This worker's name, written into run events. */
   workerName: string;
@@ -164,7 +169,10 @@ export function createRunProcessor(deps: ProcessorDeps) {
       } catch (error) {
         throw new RunError("permanent", `sensitive values cannot be opened: ${(error as Error).message}`);
       }
+      // Read per run, so an allowlist changed with PATCH /api/projects/:id applies to the next run.
+      const egressPolicy = withProjectAllow(deps.egressPolicy, await getProjectEgressAllow(db, projectId));
       result = await executeRecording(deps.pool, {
+        egressPolicy,
         recording: opened.recording,
         variables: opened.variables,
         options: runOptionsSchema.parse(run.options),
@@ -186,8 +194,10 @@ export function createRunProcessor(deps: ProcessorDeps) {
             selectorsTried: action.selectorsTried ?? null,
             pageUrl: action.pageUrl ?? null,
             errorKind: action.error?.kind ?? null,
+            errorCode: action.error?.code ?? null,
             errorMessage: action.error?.message ?? null,
             screenshotKey: action.screenshotKey ?? null,
+            blockedRequests: action.blockedRequests ?? null,
           });
         },
       });
@@ -233,7 +243,12 @@ export function createRunProcessor(deps: ProcessorDeps) {
           counts: result.counts,
           artifacts: result.artifacts,
           error: result.error
-            ? { kind: result.error.kind, message: result.error.message, actionIndex: result.error.actionIndex }
+            ? {
+                kind: result.error.kind,
+                ...(result.error.code === undefined ? {} : { code: result.error.code }),
+                message: result.error.message,
+                actionIndex: result.error.actionIndex,
+              }
             : undefined,
         },
         result.actions.length,

@@ -1,5 +1,6 @@
 import {
   cancelChannel,
+  type EgressPolicy,
   type Logger,
   RUNS_QUEUE,
   type RunError,
@@ -21,6 +22,8 @@ export interface RunWorkerOptions {
   prefix: string;
   pool: BrowserPool;
   artifacts: ArtifactStore;
+  /** The operator's egress policy (EGRESS_*); each run adds its project's allowlist. */
+  egressPolicy: EgressPolicy;
   logger: Logger;
   name: string;
   /** Runs at once. */
@@ -59,6 +62,7 @@ export class RunWorker {
       db: options.db,
       pool: options.pool,
       artifacts: options.artifacts,
+      egressPolicy: options.egressPolicy,
       logger: options.logger,
       workerName: options.name,
       active: this.active,

@@ -1,5 +1,6 @@
-import { type Logger, parseSecretsKey } from "@conveyor/core";
+import { type EgressEntry, egressPolicyFromEnv, type Logger, parseSecretsKey } from "@conveyor/core";
 import type { DbHandle } from "@conveyor/db";
+import { EgressProxy } from "@conveyor/egress";
 import { BrowserPool, createArtifactStore, describeArtifactStore, resolveChromium } from "@conveyor/runner";
 import type { Redis } from "ioredis";
 import { ArtifactSweeper } from "./artifact-sweeper.ts";
@@ -13,6 +14,8 @@ import { combineObservers, type RunObserver, WorkerStats } from "./stats.ts";
 export interface WorkerService {
   runWorker: RunWorker;
   pool: BrowserPool;
+  /** The forward proxy every request of the worker's browser goes through. */
+  egress: EgressProxy;
   heartbeat: Heartbeat;
   /** URL of this worker's `GET /metrics`, when WORKER_METRICS_PORT is set. */
   metricsUrl: string | undefined;
@@ -26,13 +29,34 @@ export async function startWorker(
   deps: { db: DbHandle; redis: Redis; logger: Logger; name: string },
 ): Promise<WorkerService> {
   const chromium = resolveChromium(env.CHROMIUM_PATH ? { chromiumPath: env.CHROMIUM_PATH } : {});
-  deps.logger.info({ chromium: chromium.path, source: chromium.source }, "using Chromium");
+  const policy = egressPolicyFromEnv(env);
+  const egress = await EgressProxy.start({ policy, logger: deps.logger });
+  logEgressPolicy(deps.logger, policy);
   const pool = new BrowserPool({
     executablePath: chromium.path,
     logger: deps.logger,
     prepareNextPage: env.WORKER_PREPARE_NEXT_PAGE,
+    egress,
+    sandbox: env.CHROMIUM_SANDBOX,
   });
-  await pool.warm();
+  try {
+    await pool.warm();
+  } catch (error) {
+    await pool.close();
+    await egress.close();
+    throw error;
+  }
+  const sandbox = pool.sandbox;
+  deps.logger.info(
+    { chromium: chromium.path, source: chromium.source, sandbox: sandbox?.enabled ?? false },
+    "using Chromium",
+  );
+  if (sandbox && !sandbox.enabled) {
+    deps.logger.warn(
+      { reason: sandbox.reason, mode: sandbox.mode },
+      `Chromium runs without its sandbox: ${sandbox.reason}${sandbox.mode === "auto" ? " (set CHROMIUM_SANDBOX=required to refuse to start instead)" : ""}`,
+    );
+  }
   const artifacts = createArtifactStore(env);
   deps.logger.info(describeArtifactStore(env), "artifact store");
   const stats = new WorkerStats();
@@ -44,6 +68,7 @@ export async function startWorker(
     prefix: env.QUEUE_PREFIX,
     pool,
     artifacts,
+    egressPolicy: policy,
     logger: deps.logger,
     name: deps.name,
     concurrency: env.WORKER_CONCURRENCY,
@@ -99,6 +124,7 @@ export async function startWorker(
   return {
     runWorker,
     pool,
+    egress,
     heartbeat,
     metricsUrl: metricsServer?.url,
     close: async () => {
@@ -106,9 +132,29 @@ export async function startWorker(
       await sweeper.stop();
       await runWorker.drain(env.SHUTDOWN_TIMEOUT_MS);
       await pool.close();
+      await egress.close();
       // Last, so a draining worker stays listed with its active runs until it is gone.
       await heartbeat.stop();
       await metricsServer?.close();
     },
   };
+}
+
+/** One line at start saying what recordings may reach; a warning when nothing is restricted. */
+function logEgressPolicy(logger: Logger, policy: ReturnType<typeof egressPolicyFromEnv>): void {
+  const texts = (entries: readonly EgressEntry[]) => entries.map((entry) => entry.text);
+  const fields = {
+    egressPolicy: policy.mode,
+    egressAllow: texts(policy.allow),
+    egressDeny: texts(policy.deny),
+    egressProjectMax: texts(policy.projectMax),
+  };
+  if (policy.mode === "off") {
+    logger.warn(
+      fields,
+      "EGRESS_POLICY=off: recordings may reach any address but the always-denied ones, including this network's private services; use it only where one user runs their own recordings",
+    );
+  } else {
+    logger.info(fields, "egress policy: every request of the browser goes through the worker's proxy");
+  }
 }

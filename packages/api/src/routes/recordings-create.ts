@@ -1,13 +1,18 @@
-import { type DbHandle, insertRecording } from "@conveyor/db";
+import type { EgressPolicy } from "@conveyor/core";
+import { type DbHandle, getProjectEgressAllow, insertRecording } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { assertRecordingReachable } from "../egress-check.ts";
 import { importRecordingInput, recordingInputSchema } from "../recording-input.ts";
 import type { Secrets } from "../secrets.ts";
 import { recordingView } from "../views.ts";
 
 export const createRecordingBody = recordingInputSchema;
 
-export function registerCreateRecording(app: FastifyInstance, deps: { db: DbHandle; secrets: Secrets }): void {
+export function registerCreateRecording(
+  app: FastifyInstance,
+  deps: { db: DbHandle; secrets: Secrets; egressPolicy: EgressPolicy },
+): void {
   app.withTypeProvider<ZodTypeProvider>().post(
     "/api/recordings",
     {
@@ -19,6 +24,9 @@ export function registerCreateRecording(app: FastifyInstance, deps: { db: DbHand
     },
     async (request, reply) => {
       const imported = importRecordingInput(request.body, "body");
+      await assertRecordingReachable(imported.recording, "body", deps.egressPolicy, () =>
+        getProjectEgressAllow(deps.db.db, request.projectId),
+      );
       const recording = deps.secrets.sealRecording(imported.recording);
       const row = await insertRecording(deps.db.db, request.projectId, {
         name: recording.name,

@@ -1,6 +1,7 @@
 import {
   ApiError,
   canonicalJson,
+  type EgressPolicy,
   PRIORITY_DEFAULT,
   PRIORITY_MAX,
   PRIORITY_MIN,
@@ -9,10 +10,11 @@ import {
   runOptionsSchema,
   sha256Hex,
 } from "@conveyor/core";
-import { type CreatedRun, type CreateRunInput, type DbHandle, getRecording } from "@conveyor/db";
+import { type CreatedRun, type CreateRunInput, type DbHandle, getProjectEgressAllow, getRecording } from "@conveyor/db";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { assertRecordingReachable } from "../egress-check.ts";
 import type { RunQueue } from "../queue.ts";
 import { importRecordingInput, recordingInputSchema } from "../recording-input.ts";
 import type { Secrets } from "../secrets.ts";
@@ -59,6 +61,8 @@ export interface CreateRunDeps {
   writeRun: (projectId: string, input: CreateRunInput) => Promise<CreatedRun>;
   queue: RunQueue;
   secrets: Secrets;
+  /** The operator's egress policy: literal URLs it refuses are answered 422 before a run exists. */
+  egressPolicy: EgressPolicy;
   /** Test-only crash points (FAILPOINTS). */
   failpoint?: (name: string) => void;
   defaults: { runTimeoutMs: number; actionTimeoutMs: number; maxAttempts: number };
@@ -90,8 +94,15 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
         }
         recording = recordingSchema.parse(row.recording);
         recordingId = row.id;
+        // Checked again: the policy or the project's allowlist may have changed since it was stored.
+        await assertRecordingReachable(recording, "recording", deps.egressPolicy, () =>
+          getProjectEgressAllow(deps.db.db, projectId),
+        );
       } else {
         const imported = importRecordingInput(body.recording, "body.recording");
+        await assertRecordingReachable(imported.recording, "body.recording", deps.egressPolicy, () =>
+          getProjectEgressAllow(deps.db.db, projectId),
+        );
         recording = deps.secrets.sealRecording(imported.recording, "body.recording");
       }
       const variables = deps.secrets.sealVariables(body.variables, recording);

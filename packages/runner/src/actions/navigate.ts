@@ -1,5 +1,6 @@
-import { RunError } from "@conveyor/core";
+import { checkUrl, type EgressPolicy, RunError } from "@conveyor/core";
 import type { Page } from "playwright-core";
+import { blockedError } from "../egress-watch.ts";
 import type { ActionExecutor } from "./types.ts";
 
 export type WaitUntil = "load" | "domcontentloaded" | "networkidle" | "commit";
@@ -17,10 +18,24 @@ export function resolveUrl(url: string, currentUrl: string): string {
   );
 }
 
-export async function gotoUrl(page: Page, url: string, waitUntil: WaitUntil, timeoutMs: number): Promise<void> {
-  await page.goto(resolveUrl(url, page.url()), { waitUntil, timeout: timeoutMs });
+/**
+ * Opens `url` in `page`, unless `policy` refuses it by its scheme (only http:, https:, data: and
+ * about:blank) or by an address written in it: then nothing is loaded and the action fails with
+ * `blocked_by_policy`. Names are checked by the egress proxy once they resolve.
+ */
+export async function gotoUrl(
+  page: Page,
+  url: string,
+  waitUntil: WaitUntil,
+  timeoutMs: number,
+  policy: EgressPolicy,
+): Promise<void> {
+  const target = resolveUrl(url, page.url());
+  const check = checkUrl(policy, target);
+  if (!check.allowed) throw blockedError(check.url, check.rule);
+  await page.goto(target, { waitUntil, timeout: timeoutMs });
 }
 
-export const navigate: ActionExecutor<"navigate"> = async ({ page, action, remainingMs }) => {
-  await gotoUrl(page, action.url, action.waitUntil ?? "load", remainingMs());
+export const navigate: ActionExecutor<"navigate"> = async ({ page, action, remainingMs, egressPolicy }) => {
+  await gotoUrl(page, action.url, action.waitUntil ?? "load", remainingMs(), egressPolicy);
 };

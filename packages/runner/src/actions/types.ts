@@ -1,4 +1,4 @@
-import type { ActionOf, ActionType, Selector } from "@conveyor/core";
+import type { ActionOf, ActionType, EgressPolicy, Selector } from "@conveyor/core";
 import type { Page } from "playwright-core";
 import type { ResolvedSelector, Scope } from "../selectors.ts";
 
@@ -44,6 +44,8 @@ export interface ActionContext<T extends ActionType = ActionType> {
   pace(recordedMs: number): Promise<void>;
   /** Aborted when the run is stopped; polling loops wake up on it. */
   signal: AbortSignal;
+  /** The run's egress policy: a navigation to a URL it refuses by scheme or address is never started. */
+  egressPolicy: EgressPolicy;
 }
 
 /** Carries out one action; throws when it cannot. */

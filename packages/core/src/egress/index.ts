@@ -1,0 +1,3 @@
+export * from "./ip.ts";
+export * from "./policy.ts";
+export * from "./ranges.ts";

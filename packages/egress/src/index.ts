@@ -1,0 +1,3 @@
+export * from "./proxy.ts";
+export * from "./request.ts";
+export * from "./resolve.ts";
