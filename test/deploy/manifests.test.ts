@@ -2,10 +2,13 @@
  * Static checks of the deployment files (no Docker or cluster here): every YAML parses, the
  * expected objects exist, every variable they set is one Conveyor parses (and the sets parse as a
  * whole), probes and ports match what the API serves, grace periods exceed the drain, Redis
- * cannot evict jobs, and the Dockerfile runs Node under tini, as a non-root user, with Chromium.
+ * cannot evict jobs, the Dockerfile runs Node under tini, as a non-root user, with Chromium, and
+ * workers are isolated: no ADMIN_TOKEN, a NetworkPolicy and a network of their own that keep them
+ * from the API and private addresses, and an explicit Chromium sandbox mode.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { BlockList, isIP } from "node:net";
 import path from "node:path";
 import { commonEnvShape, createLogger } from "@conveyor/core";
 import { describe, expect, it } from "vitest";
@@ -97,16 +100,21 @@ const SAMPLE_VALUES: Record<string, string> = {
   S3_SECRET_ACCESS_KEY: "secret-key",
 };
 
-const INTERPOLATION = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}/g;
+const INTERPOLATION = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}/g;
 
-/** Compose's `${VAR}`, `${VAR:-default}`, `${VAR:?error}` (`$$` is a literal `$`). */
+/**
+ * Compose's `${VAR}`, `${VAR:-default}`, `${VAR:?error}`, `${VAR:+replacement}` and their forms
+ * without the colon, which test only for unset, not empty (`$$` is a literal `$`).
+ */
 function interpolate(value: string, variables: Record<string, string>): string {
   return value
     .split("$$")
     .map((part) =>
       part.replace(INTERPOLATION, (_match, name: string, operator: string | undefined, rest: string | undefined) => {
         const given = variables[name];
-        if (operator?.endsWith("-")) return given ?? rest ?? "";
+        const isSet = operator?.startsWith(":") ? given !== undefined && given !== "" : given !== undefined;
+        if (operator?.endsWith("-")) return isSet ? (given ?? "") : (rest ?? "");
+        if (operator?.endsWith("+")) return isSet ? (rest ?? "") : "";
         if (given === undefined) throw new Error(`\${${name}} has no value and no default`);
         return given;
       }),
@@ -118,7 +126,7 @@ function interpolate(value: string, variables: Record<string, string>): string {
 function requiredInterpolations(text: string): Set<string> {
   const names = new Set<string>();
   for (const match of text.matchAll(INTERPOLATION)) {
-    if (match[1] && !match[2]?.endsWith("-")) names.add(match[1]);
+    if (match[1] && (match[2] === undefined || match[2].endsWith("?"))) names.add(match[1]);
   }
   return names;
 }
@@ -177,7 +185,12 @@ function containerEnv(container: Obj): Record<string, string> {
   for (const entry of list(container.env)) {
     const variable = obj(entry, "env");
     const name = str(variable.name) ?? "";
-    env[name] = str(variable.value) ?? (isObj(variable.valueFrom) ? `from-${name.toLowerCase()}` : "");
+    const secretKey =
+      isObj(variable.valueFrom) && isObj(variable.valueFrom.secretKeyRef) ? variable.valueFrom.secretKeyRef : null;
+    env[name] =
+      str(variable.value) ??
+      (secretKey ? (SAMPLE_VALUES[str(secretKey.key) ?? ""] ?? `from-${name.toLowerCase()}`) : undefined) ??
+      (isObj(variable.valueFrom) ? `from-${name.toLowerCase()}` : "");
   }
   return env;
 }
@@ -200,10 +213,12 @@ describe("YAML", () => {
       "Namespace/conveyor",
       "ConfigMap/conveyor-config",
       "Secret/conveyor-secrets",
+      "Secret/conveyor-admin",
       "Deployment/conveyor-api",
       "Service/conveyor-api",
       "PodDisruptionBudget/conveyor-api",
       "Deployment/conveyor-worker",
+      "NetworkPolicy/conveyor-worker",
       "Job/conveyor-migrate",
       "HorizontalPodAutoscaler/conveyor-worker",
       "ScaledObject/conveyor-worker",
@@ -213,12 +228,24 @@ describe("YAML", () => {
     }
   });
 
-  it("the kustomization lists files that exist, and not the migration Job or the KEDA alternative", () => {
+  it("the kustomization lists files that exist, and not the migration Job, the KEDA alternative or the Secrets", () => {
     const kustomization = k8s("Kustomization");
     const resources = list(kustomization.resources).map(String);
     for (const resource of resources) expect(existsSync(path.join(ROOT, "k8s", resource)), resource).toBe(true);
     expect(resources).not.toContain("migrate-job.yaml");
     expect(resources.some((resource) => resource.includes("keda"))).toBe(false);
+    // The placeholders would overwrite the real Secrets on every `kubectl apply -k`.
+    const secretFiles = k8sObjects
+      .filter(({ doc }) => doc.kind === "Secret")
+      .map(({ file }) => path.relative("k8s", file));
+    expect(secretFiles.length).toBeGreaterThan(0);
+    for (const file of secretFiles) expect(resources, file).not.toContain(file);
+    // Every Deployment, Service and NetworkPolicy is applied.
+    for (const { file, doc } of k8sObjects) {
+      if (["Deployment", "Service", "NetworkPolicy"].includes(String(doc.kind))) {
+        expect(resources, `${doc.kind} in ${file}`).toContain(path.relative("k8s", file));
+      }
+    }
   });
 });
 
@@ -240,7 +267,10 @@ describe("variables", () => {
       for (const name of names) if (!PARSED.has(name)) unknown.push(`${where}: ${name}`);
     };
     check("ConfigMap conveyor-config", Object.keys(obj(k8s("ConfigMap", "conveyor-config").data, "data")));
-    check("Secret conveyor-secrets", Object.keys(obj(k8s("Secret", "conveyor-secrets").stringData, "stringData")));
+    for (const { doc } of k8sObjects) {
+      if (doc.kind !== "Secret") continue;
+      check(`Secret ${obj(doc.metadata, "metadata").name}`, Object.keys(obj(doc.stringData, "stringData")));
+    }
     for (const { doc } of k8sObjects) {
       if (doc.kind !== "Deployment" && doc.kind !== "Job") continue;
       for (const container of list(podSpec(doc).containers)) {
@@ -531,5 +561,252 @@ describe("Dockerfile", () => {
     const ignore = read(".dockerignore");
     expect(ignore).toMatch(/node_modules/);
     expect(ignore).toMatch(/^\.git$/m);
+  });
+});
+
+describe("worker isolation", () => {
+  const worker = k8s("Deployment", "conveyor-worker");
+  const workerSpec = podSpec(worker);
+  const workerLabels = labelsOf(obj(obj(worker.spec, "spec").template, "template"));
+  const api = k8s("Deployment", "conveyor-api");
+  const apiLabels = labelsOf(obj(obj(api.spec, "spec").template, "template"));
+  const NAMESPACE = "conveyor";
+  const namespaceLabels = {
+    ...labelsOf(k8s("Namespace", NAMESPACE)),
+    "kubernetes.io/metadata.name": NAMESPACE,
+  };
+
+  function labelsOf(object: Obj): Record<string, string> {
+    const labels = obj(obj(object.metadata ?? {}, "metadata").labels ?? {}, "labels");
+    return Object.fromEntries(Object.entries(labels).map(([key, value]) => [key, String(value)]));
+  }
+
+  /** A Kubernetes label selector (matchLabels and matchExpressions) against a set of labels. */
+  function selects(selector: Obj, labels: Record<string, string>): boolean {
+    for (const [key, value] of Object.entries(obj(selector.matchLabels ?? {}, "matchLabels"))) {
+      if (labels[key] !== String(value)) return false;
+    }
+    for (const expression of list(selector.matchExpressions)) {
+      const { key, operator, values } = obj(expression, "matchExpression");
+      const value = labels[String(key)];
+      const among = list(values).map(String);
+      if (operator === "In" && (value === undefined || !among.includes(value))) return false;
+      if (operator === "NotIn" && value !== undefined && among.includes(value)) return false;
+      if (operator === "Exists" && value === undefined) return false;
+      if (operator === "DoesNotExist" && value !== undefined) return false;
+    }
+    return true;
+  }
+
+  /** The keys of a Secret in k8s/; a Secret the manifests do not hold cannot be checked. */
+  function secretKeys(name: string): string[] {
+    const secret = k8s("Secret", name);
+    return [...Object.keys(obj(secret.stringData ?? {}, "stringData")), ...Object.keys(obj(secret.data ?? {}, "data"))];
+  }
+
+  /** Every Secret a pod spec reads: envFrom, env secretKeyRef, secret and projected volumes. */
+  function secretsReadBy(spec: Obj): string[] {
+    const names: string[] = [];
+    for (const container of [...list(spec.containers), ...list(spec.initContainers)].map((c) => obj(c, "container"))) {
+      for (const source of list(container.envFrom)) {
+        const ref = obj(source, "envFrom").secretRef;
+        if (isObj(ref)) names.push(String(ref.name));
+      }
+      for (const entry of list(container.env)) {
+        const from = obj(entry, "env").valueFrom;
+        if (isObj(from) && isObj(from.secretKeyRef)) names.push(String(from.secretKeyRef.name));
+      }
+    }
+    for (const volume of list(spec.volumes).map((v) => obj(v, "volume"))) {
+      if (isObj(volume.secret)) names.push(String(volume.secret.secretName));
+      if (isObj(volume.projected)) {
+        for (const source of list(volume.projected.sources)) {
+          const secret = obj(source, "source").secret;
+          if (isObj(secret)) names.push(String(secret.name));
+        }
+      }
+    }
+    return names;
+  }
+
+  const workerPolicies = k8sObjects
+    .map(({ doc }) => doc)
+    .filter(
+      (doc) =>
+        doc.kind === "NetworkPolicy" &&
+        (obj(doc.metadata, "metadata").namespace ?? NAMESPACE) === NAMESPACE &&
+        selects(obj(obj(doc.spec, "spec").podSelector, "podSelector"), workerLabels),
+    );
+  const policyTypes = workerPolicies.flatMap((policy) => list(obj(policy.spec, "spec").policyTypes).map(String));
+  const egressRules = workerPolicies.flatMap((policy) =>
+    list(obj(policy.spec, "spec").egress).map((r) => obj(r, "rule")),
+  );
+  const ingressRules = workerPolicies.flatMap((policy) =>
+    list(obj(policy.spec, "spec").ingress).map((r) => obj(r, "rule")),
+  );
+  const peers = (rule: Obj) => list(rule.to).map((peer) => obj(peer, "peer"));
+  const ipBlocks = egressRules.flatMap(peers).flatMap((peer) => (isObj(peer.ipBlock) ? [peer.ipBlock] : []));
+
+  /** Whether some ipBlock of the worker's egress rules lets `address` through (its `except` considered). */
+  function ipBlocksAllow(address: string): boolean {
+    const family = isIP(address) === 6 ? "ipv6" : "ipv4";
+    const blockList = (cidrs: string[]) => {
+      const blocks = new BlockList();
+      for (const cidr of cidrs) {
+        const [network = "", prefix = ""] = cidr.split("/");
+        const cidrFamily = isIP(network) === 6 ? "ipv6" : "ipv4";
+        if (cidrFamily === family) blocks.addSubnet(network, Number(prefix), cidrFamily);
+      }
+      return blocks;
+    };
+    return ipBlocks.some(
+      (block) =>
+        blockList([String(block.cidr)]).check(address, family) &&
+        !blockList(list(block.except).map(String)).check(address, family),
+    );
+  }
+
+  it("the worker's pods read no Secret holding ADMIN_TOKEN; the API's do", () => {
+    const read = secretsReadBy(workerSpec);
+    expect(read.length, "the worker reads DATABASE_URL and SECRETS_KEY from a Secret").toBeGreaterThan(0);
+    for (const name of read)
+      expect(secretKeys(name), `Secret ${name}, read by the worker`).not.toContain("ADMIN_TOKEN");
+    expect(Object.keys(containerEnv(firstContainer(worker)))).not.toContain("ADMIN_TOKEN");
+    expect(secretsReadBy(podSpec(api)).flatMap(secretKeys)).toContain("ADMIN_TOKEN");
+    expect(Object.keys(containerEnv(firstContainer(api)))).toContain("ADMIN_TOKEN");
+    // The migration Job needs only the database.
+    for (const name of secretsReadBy(podSpec(k8s("Job", "conveyor-migrate")))) {
+      expect(secretKeys(name), `Secret ${name}, read by the migration Job`).not.toContain("ADMIN_TOKEN");
+    }
+  });
+
+  it("the worker's pods run non-root, without capabilities or a service account token", () => {
+    expect(obj(workerSpec.securityContext, "securityContext").runAsNonRoot).toBe(true);
+    expect(workerSpec.automountServiceAccountToken).toBe(false);
+    const securityContext = obj(firstContainer(worker).securityContext, "container securityContext");
+    expect(securityContext.allowPrivilegeEscalation).toBe(false);
+    expect(list(obj(securityContext.capabilities, "capabilities").drop)).toContain("ALL");
+    expect(list(obj(securityContext.capabilities, "capabilities").add)).toEqual([]);
+    expect(securityContext.privileged ?? false).toBe(false);
+  });
+
+  it("the worker sets CHROMIUM_SANDBOX explicitly; every process gets the egress policy", () => {
+    expect(["auto", "required", "off"]).toContain(containerEnv(firstContainer(worker)).CHROMIUM_SANDBOX);
+    for (const deployment of [worker, api])
+      expect(containerEnv(firstContainer(deployment)).EGRESS_POLICY).toBe("public");
+    // EGRESS_DENY names the API's Service, under its cluster-wide name.
+    const service = obj(k8s("Service", "conveyor-api").metadata, "metadata");
+    const deny = String(containerEnv(firstContainer(worker)).EGRESS_DENY ?? "")
+      .split(",")
+      .map((entry) => entry.trim().replace(/:\d+$/, ""));
+    expect(deny).toContain(`${service.name}.${service.namespace}.svc.cluster.local`);
+    expect(deny).toContain(String(service.name));
+  });
+
+  it("a NetworkPolicy limits the worker's egress, allowing DNS", () => {
+    expect(workerPolicies.length).toBeGreaterThan(0);
+    expect(policyTypes).toContain("Egress");
+    // A rule without `to` allows every destination (on its ports).
+    for (const rule of egressRules) expect(peers(rule).length, JSON.stringify(rule)).toBeGreaterThan(0);
+    const dns = egressRules.filter((rule) =>
+      peers(rule).some(
+        (peer) =>
+          isObj(peer.namespaceSelector) &&
+          selects(peer.namespaceSelector, { "kubernetes.io/metadata.name": "kube-system" }) &&
+          isObj(peer.podSelector) &&
+          selects(peer.podSelector, { "k8s-app": "kube-dns" }),
+      ),
+    );
+    const dnsPorts = dns.flatMap((rule) => list(rule.ports).map((p) => obj(p, "port")));
+    for (const protocol of ["UDP", "TCP"]) expect(dnsPorts).toContainEqual({ protocol, port: 53 });
+  });
+
+  it("the worker's egress reaches public addresses, never metadata, private or loopback ones", () => {
+    for (const address of ["1.1.1.1", "8.8.8.8", "2606:4700:4700::1111"]) {
+      expect(ipBlocksAllow(address), address).toBe(true);
+    }
+    for (const address of [
+      "169.254.169.254", // cloud metadata
+      "169.254.170.2", // ECS task metadata
+      "fd00:ec2::254", // AWS metadata over IPv6
+      "10.0.0.1",
+      "10.96.0.1", // a typical Service CIDR
+      "172.16.0.1",
+      "172.31.255.254",
+      "192.168.1.1",
+      "100.64.0.1", // CGNAT, some clusters' pod CIDR
+      "127.0.0.1",
+      "0.0.0.1",
+      "::1",
+      "fc00::1",
+      "fe80::1",
+    ]) {
+      expect(ipBlocksAllow(address), address).toBe(false);
+    }
+  });
+
+  it("no egress rule of the worker reaches the API pods", () => {
+    // A rule may name the port by number or by the container port's name.
+    const apiPorts = new Set(
+      list(firstContainer(api).ports).flatMap((p) => [
+        String(obj(p, "port").containerPort),
+        String(obj(p, "port").name),
+      ]),
+    );
+    for (const rule of egressRules) {
+      const selectsApi = peers(rule).some((peer) => {
+        if (isObj(peer.ipBlock)) return false; // checked above: private ranges are excepted
+        const inNamespace = isObj(peer.namespaceSelector) ? selects(peer.namespaceSelector, namespaceLabels) : true;
+        const pods = isObj(peer.podSelector) ? selects(peer.podSelector, apiLabels) : true;
+        return inNamespace && pods;
+      });
+      if (!selectsApi) continue;
+      const ports = list(rule.ports).map((p) => String(obj(p, "port").port));
+      expect(ports.length, `a rule open to the API pods on every port: ${JSON.stringify(rule)}`).toBeGreaterThan(0);
+      for (const port of ports) expect(apiPorts.has(port), `a rule open to the API pods on ${port}`).toBe(false);
+    }
+  });
+
+  it("the worker's ingress is its metrics port alone", () => {
+    expect(policyTypes).toContain("Ingress");
+    const metricsPort = Number(containerEnv(firstContainer(worker)).WORKER_METRICS_PORT);
+    for (const rule of ingressRules) {
+      expect(list(rule.ports).map((p) => obj(p, "port").port)).toEqual([metricsPort]);
+    }
+  });
+
+  it("compose: workers get no ADMIN_TOKEN, set CHROMIUM_SANDBOX, and share no network with the API", () => {
+    const composeWorker = obj(services.worker, "worker");
+    const composeApi = obj(services.api, "api");
+    const variables = { ...Object.fromEntries(envFile(".env.example")), ...SAMPLE_VALUES };
+    const env = Object.fromEntries(
+      Object.entries(composeEnv(composeWorker)).map(([key, value]) => [key, interpolate(value, variables)]),
+    );
+    expect(Object.keys(env)).not.toContain("ADMIN_TOKEN");
+    // .env is for compose's substitutions; an env_file would hand all of it to the container.
+    expect(composeWorker.env_file).toBeUndefined();
+    expect(Object.keys(composeEnv(composeApi))).toContain("ADMIN_TOKEN");
+    expect(["auto", "required", "off"]).toContain(env.CHROMIUM_SANDBOX);
+    expect(env.EGRESS_POLICY).toBe("public");
+    expect(String(env.EGRESS_DENY).split(",")).toContain("api");
+    // Operators' own entries are added to `api`, not put in its place.
+    const withMore = interpolate(String(composeEnv(composeWorker).EGRESS_DENY), {
+      ...variables,
+      EGRESS_DENY: "10.9.0.0/16",
+    });
+    expect(withMore.split(",")).toEqual(["api", "10.9.0.0/16"]);
+
+    const networks = (service: Obj) =>
+      Array.isArray(service.networks)
+        ? list(service.networks).map(String)
+        : Object.keys(obj(service.networks ?? { default: null }, "networks"));
+    const workerNetworks = networks(composeWorker);
+    expect(workerNetworks.filter((network) => networks(composeApi).includes(network))).toEqual([]);
+    for (const name of ["postgres", "redis", "minio"]) {
+      const shared = networks(obj(services[name], name)).filter((network) => workerNetworks.includes(network));
+      expect(shared.length, `the worker reaches ${name}`).toBeGreaterThan(0);
+    }
+    expect(list(composeWorker.cap_drop)).toContain("ALL");
+    expect(list(composeWorker.security_opt)).toContain("no-new-privileges:true");
   });
 });
