@@ -126,6 +126,24 @@ describe("under the default policy with the fixture site allowed", () => {
     expect(canary.hits).toBe(before);
   });
 
+  it("checks a popup's and a service worker's requests too", async () => {
+    const before = canary.hits;
+    const result = await runRecording(pool, {
+      name: "popup and service worker",
+      actions: [
+        { type: "navigate", url: `${site.url}/popup?target=${encodeURIComponent(canary.url)}` },
+        done("#sw-result", "sw: failed"),
+        { type: "click", selector: "#open" },
+        // Gives the popup time to load (an optional action that fails is skipped, not a failure).
+        { type: "assert", check: "elementVisible", selector: "#never", timeoutMs: 2000, optional: true },
+      ],
+    });
+    expect(result.outcome).toBe("passed");
+    const urls = result.actions.flatMap((action) => action.blockedRequests?.first ?? []).map((item) => item.url);
+    expect(urls).toEqual(expect.arrayContaining([`${canary.url}/sw`, `${canary.url}/popup`]));
+    expect(canary.hits).toBe(before);
+  });
+
   it("reports an allowed site that does not answer as the network error it is (retried, not blocked)", async () => {
     const closed = await startCanary();
     const port = closed.port;

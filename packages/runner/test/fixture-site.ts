@@ -57,6 +57,8 @@
  * - `/redirect?to=URL`: a 302 to `URL`.
  * - `/embed?target=ORIGIN`: an `<img>`, an `<iframe>`, a `fetch` and a WebSocket aimed at `ORIGIN`
  *   (`#fetch-result` and `#ws-result` say how they ended), and a link `#away` to `ORIGIN/link`.
+ * - `/popup?target=ORIGIN`: `#open` opens a popup at `ORIGIN/popup`; a service worker (`/sw.js`)
+ *   fetches `ORIGIN/sw` and `#sw-result` says how that ended (`sw: failed: …`).
  * - `/download`: an attachment (`report.txt`).
  * - `/`: links to all of the above.
  *
@@ -506,6 +508,40 @@ export async function startFixtureSite(): Promise<FixtureSite> {
 </script>`,
           ),
         );
+      }
+      case "/popup": {
+        // A popup and a service worker, each aimed at `target` (an origin).
+        const target = url.searchParams.get("target") ?? "";
+        return send(
+          res,
+          200,
+          page(
+            "Popup",
+            `<button id="open" onclick="window.open(${escapeHtml(JSON.stringify(`${target}/popup`))}, 'popup')">open</button>
+<p id="sw-result">pending</p>
+<script>
+  navigator.serviceWorker.register("/sw.js?target=" + encodeURIComponent(${JSON.stringify(target)}))
+    .then(() => navigator.serviceWorker.ready)
+    .then((registration) => new Promise((resolve) => {
+      navigator.serviceWorker.onmessage = (event) => resolve(event.data);
+      registration.active.postMessage("fetch");
+    }))
+    .then((answer) => { document.getElementById("sw-result").textContent = "sw: " + answer; },
+          (error) => { document.getElementById("sw-result").textContent = "sw: " + error.message; });
+</script>`,
+          ),
+        );
+      }
+      case "/sw.js": {
+        const target = url.searchParams.get("target") ?? "";
+        res.writeHead(200, { "content-type": "text/javascript", "cache-control": "no-store" });
+        res.end(`self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+self.addEventListener("message", (event) => {
+  fetch(${JSON.stringify(target)} + "/sw").then((r) => r.text(), (e) => "failed: " + e.message)
+    .then((text) => event.source.postMessage(text));
+});`);
+        return;
       }
       case "/download":
         res.writeHead(200, {
