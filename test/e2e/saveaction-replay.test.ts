@@ -173,7 +173,8 @@ describe("pnpm replay", () => {
     }
   }
 
-  it("prints each action's result and exits 0 on a pass, 1 on a failure", async () => {
+  // Two whole replays, each launching its own Chromium: a minute is not enough on a loaded machine.
+  it("prints each action's result and exits 0 on a pass, 1 on a failure", { timeout: 200_000 }, async () => {
     const passing = await replayLocally(tour());
     expect(passing.code, passing.stderr).toBe(0);
     expect(passing.stdout).toMatch(/Replaying "Fixture site tour" \(\d+ actions, saveaction format\)/);

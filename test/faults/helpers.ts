@@ -157,7 +157,9 @@ export const FAST_RECOVERY: Record<string, string> = {
   WORKER_STALLED_INTERVAL_MS: "1000",
   RECONCILE_INTERVAL_MS: "1000",
   RECONCILE_GRACE_MS: "4000",
-  ACTION_TIMEOUT_MS: "5000",
+  // Generous: with four browsers on two loaded cores a page load can take several seconds, and a
+  // run's outcome here must come from the fault injected, never from load.
+  ACTION_TIMEOUT_MS: "20000",
   MAX_RETRIES: "3",
   RETRY_BACKOFF_MS: "200",
 };
@@ -350,7 +352,8 @@ async function query<T extends object = Record<string, unknown>>(
 function describeRun(run: AuditedRun | undefined): string {
   if (!run) return "(missing)";
   const events = run.events.map((e) => `${e.type}#${e.attempt}${e.worker ? `@${e.worker}` : ""}`).join(" → ");
-  return `${run.id} ${run.status} attempt=${run.attempt} worker=${run.worker} events: ${events}`;
+  const error = run.error_message ? ` error=${run.error_kind}: ${run.error_message.slice(0, 300)}` : "";
+  return `${run.id} ${run.status} attempt=${run.attempt} worker=${run.worker}${error} events: ${events}`;
 }
 
 async function loadRuns(db: TestDatabase, runIds: string[]): Promise<Map<string, AuditedRun>> {
@@ -412,6 +415,11 @@ export async function audit(db: TestDatabase, runIds: string[], options: AuditOp
   }
   const settledAfterMs = Date.now() - started;
 
+  // A run that ended otherwise than passing is what a failed audit is about: say why, up front.
+  for (const id of runIds) {
+    const run = runs.get(id);
+    if (run && run.status !== "passed") console.warn(`audit: ${describeRun(run)}`);
+  }
   const statuses: Record<string, number> = {};
   const attempts: Record<string, number> = {};
   for (const id of runIds) {

@@ -64,13 +64,15 @@ export async function createStack(label: string): Promise<Stack> {
     apiUrl: `http://127.0.0.1:${port}`,
     async startApi(extra = {}) {
       const api = startProcess("api", BINS.api, { ...env, ...extra });
-      await api.waitForOutput(/API listening/);
+      // A minute: on a loaded 2-core machine a cold start (tsx, migrations) can take half of that.
+      await api.waitForOutput(/API listening/, 60_000);
       stack.api = api;
       return api;
     },
     async startWorker(name, extra = {}) {
       const worker = startProcess(name, BINS.worker, { ...env, WORKER_NAME: name, ...extra });
-      await worker.waitForOutput(/worker ready/);
+      // A minute: the worker also launches Chromium before it is ready.
+      await worker.waitForOutput(/worker ready/, 60_000);
       return worker;
     },
     async request(method, path, body, headers = {}) {
