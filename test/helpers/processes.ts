@@ -86,7 +86,9 @@ export function startProcess(name: string, bin: string, env: Record<string, stri
   poll?.unref();
   const output = () => (file ? readFileSync(file, "utf8") : piped);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once("exit", (code, signal) => {
+    // "close", not "exit": it comes once the output pipes are drained too, so whatever the process
+    // wrote before it died (a line flushed just before a SIGKILL) is in `output()` by then.
+    child.once("close", (code, signal) => {
       if (poll) clearInterval(poll);
       running.delete(proc);
       for (const listener of listeners) listener();
