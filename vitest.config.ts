@@ -34,6 +34,8 @@ export const config = defineConfig({
           name: "faults",
           include: [FAULTS],
           fileParallelism: false,
+          // A fault test waits for every run to settle after the fault (audits allow 90 s).
+          testTimeout: 180_000,
           sequence: { groupOrder: 1 },
         },
       },

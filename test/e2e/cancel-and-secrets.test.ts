@@ -50,7 +50,6 @@ describe("cancelling a running run", () => {
     // third of that proves the cancel interrupted the action rather than waiting for it (typically
     // ~100 ms; a wall-clock bound tighter than this is a benchmark's job, not a test's).
     expect(Number(timing?.stopped_ms)).toBeLessThan(10_000);
-    expect(run.actions.map((action: { index: number }) => action.index)).toEqual([0]);
 
     const events = await stack.request("GET", `/api/runs/${runId}/events`);
     expect(events.body.items.map((e: { type: string }) => e.type)).toEqual([

@@ -621,7 +621,7 @@ export async function waitForRunsInFlight(
   db: TestDatabase,
   worker: string,
   count: number,
-  timeoutMs = 30_000,
+  timeoutMs = 60_000,
 ): Promise<string[]> {
   return waitFor(
     async () => {
