@@ -4,6 +4,7 @@ import path from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import type { ArtifactStore } from "./artifacts.ts";
 import type { RunnerLogger } from "./pool.ts";
+import { createSecretScrubber, scrubTraceZip } from "./trace-scrub.ts";
 
 /** Artifact keys of what a run recorded as a whole. */
 export interface RunArtifacts {
@@ -23,25 +24,40 @@ export function isFfmpegMissingError(error: unknown): boolean {
  * temporary directory, stored in the artifact store once the browser context has closed (a
  * video is only complete then), and the directory is removed. Recording evidence never fails a
  * run: a problem is logged and that artifact is left out.
+ *
+ * A run with sensitive values gets its trace scrubbed of them before it is stored (see
+ * trace-scrub.ts), and recorded without screenshots, whose pixels could show a typed value no
+ * scrubbing can reach; a trace that cannot be scrubbed is not stored.
  */
 export class RunEvidence {
   readonly #dir: string | null;
   #video: boolean;
   readonly #trace: boolean;
+  readonly #sensitiveValues: readonly string[];
   #tracedContext: BrowserContext | null = null;
   #traceStopped: Promise<boolean> | null = null;
 
-  private constructor(dir: string | null, video: boolean, trace: boolean) {
+  private constructor(dir: string | null, video: boolean, trace: boolean, sensitiveValues: readonly string[]) {
     this.#dir = dir;
     this.#video = video;
     this.#trace = trace;
+    this.#sensitiveValues = sensitiveValues;
   }
 
-  /** @param tempRoot Where the private temporary directory is made. Default: the OS temp directory. */
-  static async create(options: { video: boolean; trace: boolean }, tempRoot?: string): Promise<RunEvidence> {
+  /**
+   * @param options.sensitiveValues The run's sensitive values (sensitive inputs, sensitive
+   *   variables' values), to scrub from the trace. Default: none, and the trace is stored as
+   *   Playwright wrote it.
+   * @param tempRoot Where the private temporary directory is made. Default: the OS temp directory.
+   */
+  static async create(
+    options: { video: boolean; trace: boolean; sensitiveValues?: readonly string[] },
+    tempRoot?: string,
+  ): Promise<RunEvidence> {
     const wanted = options.video || options.trace;
     const dir = wanted ? await mkdtemp(path.join(tempRoot ?? tmpdir(), "conveyor-evidence-")) : null;
-    return new RunEvidence(dir, options.video, options.trace);
+    const sensitiveValues = (options.sensitiveValues ?? []).filter((value) => value !== "");
+    return new RunEvidence(dir, options.video, options.trace, sensitiveValues);
   }
 
   /** The context's `recordVideo` option, when video is wanted. */
@@ -54,11 +70,14 @@ export class RunEvidence {
     this.#video = false;
   }
 
-  /** Starts the trace, with screenshots and DOM snapshots, when one is wanted. */
+  /**
+   * Starts the trace, with DOM snapshots, when one is wanted; with screenshots too unless the run
+   * has sensitive values.
+   */
   async startTrace(context: BrowserContext, logger?: RunnerLogger): Promise<void> {
     if (!this.#trace) return;
     try {
-      await context.tracing.start({ screenshots: true, snapshots: true });
+      await context.tracing.start({ screenshots: this.#sensitiveValues.length === 0, snapshots: true });
       this.#tracedContext = context;
     } catch (error) {
       logger?.warn({ err: error }, "could not start the trace; the run goes on without one");
@@ -95,7 +114,10 @@ export class RunEvidence {
     if (this.#dir === null) return stored;
     if (await this.stopTrace(logger)) {
       const key = `${prefix}/trace.zip`;
-      if (await storeFile(this.#traceFile(this.#dir), key, "application/zip", artifacts, logger)) stored.trace = key;
+      const prepare = this.#sensitiveValues.length === 0 ? undefined : (body: Buffer) => this.#scrubTrace(body, logger);
+      if (await storeFile(this.#traceFile(this.#dir), key, "application/zip", artifacts, logger, prepare)) {
+        stored.trace = key;
+      }
     }
     const video = this.#video ? page?.video() : null;
     if (video) {
@@ -117,6 +139,29 @@ export class RunEvidence {
   #traceFile(dir: string): string {
     return path.join(dir, "trace.zip");
   }
+
+  /** The trace without the run's sensitive values, or null (logged) when it cannot be scrubbed. */
+  #scrubTrace(body: Buffer, logger?: RunnerLogger): Buffer | null {
+    try {
+      const scrubbed = scrubTraceZip(body, this.#sensitiveValues);
+      if (scrubbed.droppedEntries > 0 || scrubbed.droppedLines > 0) {
+        logger?.warn(
+          { droppedEntries: scrubbed.droppedEntries, droppedLines: scrubbed.droppedLines },
+          "left parts of the trace out that could not be scrubbed of sensitive values",
+        );
+      }
+      return Buffer.from(scrubbed.zip.buffer, scrubbed.zip.byteOffset, scrubbed.zip.byteLength);
+    } catch (error) {
+      // The message is scrubbed too: a parser's message can quote the text it choked on.
+      const message = error instanceof Error ? error.message : String(error);
+      const scrubber = createSecretScrubber(this.#sensitiveValues);
+      logger?.warn(
+        { reason: scrubber === null ? message : scrubber.scrub(message) },
+        "could not scrub sensitive values from the trace; it is not stored",
+      );
+      return null;
+    }
+  }
 }
 
 async function storeFile(
@@ -125,13 +170,16 @@ async function storeFile(
   contentType: string,
   artifacts: ArtifactStore,
   logger?: RunnerLogger,
+  prepare?: (body: Buffer) => Buffer | null,
 ): Promise<boolean> {
   try {
-    const body = await readFile(file);
-    if (body.length === 0) {
+    const recorded = await readFile(file);
+    if (recorded.length === 0) {
       logger?.warn({ key }, "recorded file is empty; not stored");
       return false;
     }
+    const body = prepare === undefined ? recorded : prepare(recorded);
+    if (body === null) return false;
     await artifacts.put(key, body, contentType);
     return true;
   } catch (error) {

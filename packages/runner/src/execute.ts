@@ -197,12 +197,13 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
     }
     throw error;
   }
-  redact = createRedactor([
+  const sensitiveValues = [
     ...sensitiveVariableValues(recording, options.variables ?? {}),
     ...recording.actions.flatMap((action) =>
       action.type === "input" && action.sensitive === true ? [action.value] : [],
     ),
-  ]);
+  ];
+  redact = createRedactor(sensitiveValues);
   const redactResult = (result: ActionResult): ActionResult => ({
     ...result,
     ...(result.selectorUsed === undefined ? {} : { selectorUsed: redact(result.selectorUsed) }),
@@ -219,7 +220,7 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
         }),
   });
 
-  const evidence = await RunEvidence.create(runOptions, options.tempDir);
+  const evidence = await RunEvidence.create({ ...runOptions, sensitiveValues }, options.tempDir);
   const control = new RunControl();
   let context: BrowserContext | null = null;
   let page: Page | null = null;

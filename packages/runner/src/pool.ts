@@ -108,7 +108,7 @@ export class BrowserPool {
   #spareGeneration = 0;
   /** Each context's egress session (closed with the context). */
   readonly #sessions = new WeakMap<BrowserContext, EgressSession>();
-  /** Chromium's private HOME, TMPDIR and downloads directory (0700), made at first launch. */
+  /** Chromium's private HOME, TMPDIR, downloads and traces directory (0700), made at first launch. */
   #privateDir: string | null = null;
   #sandbox: SandboxStatus | null = null;
 
@@ -281,7 +281,7 @@ export class BrowserPool {
   #browserDir(): string {
     if (this.#privateDir === null) {
       const dir = mkdtempSync(join(tmpdir(), "conveyor-browser-"));
-      for (const sub of ["home", "tmp", "downloads"]) mkdirSync(join(dir, sub), { mode: 0o700 });
+      for (const sub of ["home", "tmp", "downloads", "traces"]) mkdirSync(join(dir, sub), { mode: 0o700 });
       this.#privateDir = dir;
     }
     return this.#privateDir;
@@ -302,6 +302,8 @@ export class BrowserPool {
         // Only what Chromium needs: none of the worker's secrets (DATABASE_URL, SECRETS_KEY, S3 keys, …).
         env: browserEnvironment(dir),
         downloadsPath: join(dir, "downloads"),
+        // Playwright's working trace files (unscrubbed until a run's trace is stored) stay private too.
+        tracesDir: join(dir, "traces"),
         ...(this.#options.egress
           ? { proxy: { server: this.#options.egress.browserProxyUrl, bypass: PROXY_BYPASS } }
           : {}),
