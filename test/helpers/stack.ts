@@ -55,6 +55,8 @@ export async function createStack(label: string): Promise<Stack> {
     // Redis are denied by the built-in list).
     EGRESS_ALLOW: "127.0.0.1",
     EGRESS_DENY: `127.0.0.1:${port}`,
+    // Tests scrape /metrics without a token unless they test the token (METRICS_TOKEN wins when set).
+    METRICS_PUBLIC: "true",
   };
   const stack: Stack = {
     db,

@@ -4,17 +4,27 @@ import type { DbHandle } from "@conveyor/db";
 import type { ArtifactStore } from "@conveyor/runner/artifacts";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts, httpTimeoutOptions } from "./http-timeouts.ts";
 import { registerAuth } from "./plugins/auth.ts";
-import { registerErrorHandling } from "./plugins/errors.ts";
+import { handleFrameworkError, registerErrorHandling } from "./plugins/errors.ts";
+import { registerInputGuard } from "./plugins/input-guard.ts";
 import { registerMetrics } from "./plugins/metrics.ts";
+import { type RateLimits, registerRateLimits } from "./plugins/rate-limit.ts";
+import { generateRequestId, requestChildLogger } from "./plugins/request-id.ts";
+import { DOCS_CSP, registerSecurityHeaders } from "./plugins/security-headers.ts";
+import { type ProjectLimits, ProjectLimitsCache } from "./project-limits.ts";
 import type { RunQueue } from "./queue.ts";
 import { registerGetArtifact } from "./routes/artifacts-get.ts";
 import { registerListDeadLetters } from "./routes/dead-letters-list.ts";
 import { registerHealth } from "./routes/health.ts";
+import { registerCreateKey } from "./routes/keys-create.ts";
+import { registerListKeys } from "./routes/keys-list.ts";
+import { registerRevokeKey } from "./routes/keys-revoke.ts";
+import { registerRotateKey } from "./routes/keys-rotate.ts";
 import { registerCreateProject } from "./routes/projects-create.ts";
 import { registerProjectRoutes } from "./routes/projects-update.ts";
 import { registerCreateRecording } from "./routes/recordings-create.ts";
@@ -56,8 +66,10 @@ export interface AppOptions {
    * Default false (they need ADMIN_TOKEN: they name worker hosts and show queue depth).
    */
   healthPublic?: boolean;
-  /** METRICS_TOKEN: bearer token GET /metrics requires. Default: unset, /metrics is public. */
+  /** METRICS_TOKEN: bearer token GET /metrics requires. Default: unset. */
   metricsToken?: string | undefined;
+  /** METRICS_PUBLIC: serve GET /metrics without a token when METRICS_TOKEN is unset. Default false (refused). */
+  metricsPublic?: boolean;
   /** METRICS_REPORTING_INTERVAL_MS: how often /metrics recounts runs in Postgres, ms. Default 15000. */
   metricsReportingIntervalMs?: number;
   /**
@@ -71,7 +83,27 @@ export interface AppOptions {
    * 422, and project allowlists are held to its EGRESS_PROJECT_MAX. Default: `public`, no lists.
    */
   egressPolicy?: EgressPolicy;
+  /** RATE_LIMIT_*_PER_MIN budgets (requests a minute per key or address). Default: no rate limits. */
+  rateLimits?: RateLimits;
+  /** AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS, AUTH_LOCKOUT_MS. Default: 20 failures a minute, 5 min lockout. */
+  authThrottle?: { limit: number; windowMs: number; lockoutMs: number };
+  /** PROJECT_MAX_*: a project's limits when it has none of its own. Default: 1000 queued, every priority, 1 MiB. */
+  projectDefaults?: ProjectLimits;
+  /** TRUST_PROXY: take the client address from X-Forwarded-For. Default false. */
+  trustProxy?: boolean;
+  /** How often API-key use (lastUsedAt) is written, ms. Default 10000. */
+  keyUsageFlushMs?: number;
+  /**
+   * HTTP_*_TIMEOUT_MS: how long a client may take to send a request, its headers, and how long
+   * idle or stalled connections stay open. Default DEFAULT_HTTP_TIMEOUTS (30 s, 10 s, 5 s, 60 s).
+   */
+  httpTimeouts?: HttpTimeouts;
+  /** Called with each route as it is registered (tests enumerate every route with it). Default: none. */
+  onRoute?: (route: RouteOptions) => void;
 }
+
+/** Limits of a project that sets none, when the caller passes no defaults. */
+const DEFAULT_PROJECT_LIMITS: ProjectLimits = { maxQueuedRuns: 1000, maxPriority: 1, maxRecordingBytes: 1024 * 1024 };
 
 /** Version of the API package, reported by GET /api/health/detailed and the OpenAPI document. */
 export const API_VERSION: string = (
@@ -83,18 +115,26 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimitBytes,
-    requestIdHeader: "x-request-id",
-    genReqId: () => `req_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`,
+    // Ids are always the server's own; a client's X-Request-Id goes on the log lines as
+    // clientRequestId (plugins/request-id.ts).
+    requestIdHeader: false,
+    genReqId: generateRequestId,
+    childLoggerFactory: requestChildLogger,
+    ...httpTimeoutOptions(options.httpTimeouts ?? DEFAULT_HTTP_TIMEOUTS),
     // One access line per request, written when the response is sent (below), instead of
     // Fastify's two (incoming + completed): half the log volume, which at enqueue rates is a
     // large share of the API's CPU (docs/benchmarks.md).
     disableRequestLogging: true,
+    trustProxy: options.trustProxy ?? false,
+    // A path the router cannot decode answers in the error envelope, not Fastify's own body.
+    frameworkErrors: handleFrameworkError,
   });
   app.addHook("onResponse", (request, reply, done) => {
     request.log.info(
       {
         method: request.method,
-        url: request.url,
+        // The path only: a query string can carry values (cursors, filters) that stay out of logs.
+        url: request.url.replace(/\?.*/s, ""),
         statusCode: reply.statusCode,
         responseTime: Math.round(reply.elapsedTime * 10) / 10,
       },
@@ -109,6 +149,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     done();
   });
   registerErrorHandling(app);
+  registerInputGuard(app);
+  if (options.onRoute) app.addHook("onRoute", options.onRoute);
+  await registerSecurityHeaders(app);
   // The API speaks JSON only: other bodies get a 415 rather than a confusing validation error.
   app.removeContentTypeParser("text/plain");
 
@@ -135,14 +178,30 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook("onRoute", (route) => {
     if (route.url.startsWith("/docs")) route.config = { ...(route.config ?? {}), auth: "public" };
   });
-  await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" } });
+  // The one page the API serves gets its own Content-Security-Policy (plugins/security-headers.ts).
+  await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" }, staticCSP: DOCS_CSP });
 
-  registerAuth(app, {
+  const auth = await registerAuth(app, {
     db: options.db,
+    redis: options.redis,
+    prefix: options.queuePrefix,
+    logger: options.logger,
     adminToken: options.adminToken,
     metricsToken: options.metricsToken,
+    metricsPublic: options.metricsPublic ?? false,
     apiKeyCacheTtlMs: options.apiKeyCacheTtlMs ?? 0,
+    ...(options.authThrottle ? { throttle: options.authThrottle } : {}),
+    ...(options.keyUsageFlushMs === undefined ? {} : { keyUsageFlushMs: options.keyUsageFlushMs }),
   });
+  if (options.rateLimits) {
+    await registerRateLimits(app, { redis: options.redis, prefix: options.queuePrefix, limits: options.rateLimits });
+  }
+  const projectLimits = new ProjectLimitsCache(
+    options.db.db,
+    options.projectDefaults ?? DEFAULT_PROJECT_LIMITS,
+    options.apiKeyCacheTtlMs ?? 0,
+  );
+  auth.onProjectForgotten((projectId) => projectLimits.forget(projectId));
   // Before the routes, so its request hook sees every one of them.
   registerMetrics(app, {
     db: options.db,
@@ -165,9 +224,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   const egressPolicy = options.egressPolicy ?? egressPolicyFromEnv({ EGRESS_POLICY: "public" });
   registerCreateProject(app, { db: options.db });
-  registerProjectRoutes(app, { db: options.db, egressPolicy });
+  registerProjectRoutes(app, { db: options.db, egressPolicy, auth });
+  registerCreateKey(app, { db: options.db });
+  registerListKeys(app, { db: options.db });
+  registerRevokeKey(app, { db: options.db, auth });
+  registerRotateKey(app, { db: options.db, auth });
   const secrets = createSecrets(options.secretsKey);
-  registerCreateRecording(app, { db: options.db, secrets, egressPolicy });
+  registerCreateRecording(app, { db: options.db, secrets, egressPolicy, projectLimits });
   registerListRecordings(app, { db: options.db });
   registerGetRecording(app, { db: options.db });
   registerDeleteRecording(app, { db: options.db });
@@ -184,6 +247,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     queue: options.queue,
     secrets,
     egressPolicy,
+    projectLimits,
     defaults: options.defaults,
     ...(failpoints.size ? { failpoint } : {}),
   });

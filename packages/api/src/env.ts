@@ -55,12 +55,76 @@ export const apiEnvShape = {
   API_KEY_CACHE_TTL_MS: envInteger(5000, 0, 300_000),
   /** Largest accepted request body, bytes. Default 5242880 (5 MiB). */
   BODY_LIMIT_BYTES: envInteger(5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+  /**
+   * `POST /api/runs` a minute per API key, across all API replicas (Redis); 0 turns the limit off.
+   * Default 1200: a CI pipeline that submits a suite of several hundred runs at once fits.
+   */
+  RATE_LIMIT_SUBMIT_PER_MIN: envInteger(1200, 0, 1_000_000),
+  /** Other writes (POST, PATCH, DELETE) a minute per API key (per address without one); 0: off. Default 600. */
+  RATE_LIMIT_WRITE_PER_MIN: envInteger(600, 0, 1_000_000),
+  /** Reads (GET) a minute per API key (per address without one); 0: off. Default 3000 (a dashboard polling). */
+  RATE_LIMIT_READ_PER_MIN: envInteger(3000, 0, 1_000_000),
+  /**
+   * Failed authentications (a wrong admin token, an unknown, revoked or expired key) one client
+   * address may make within AUTH_FAILURE_WINDOW_MS; past half of it answers slow down, past it the
+   * address is refused for AUTH_LOCKOUT_MS. Default 20.
+   */
+  AUTH_FAILURE_LIMIT: envInteger(20, 1, 1_000_000),
+  /** Window failed authentications are counted in, ms. Default 60000. */
+  AUTH_FAILURE_WINDOW_MS: envInteger(60_000, 1000, 86_400_000),
+  /** How long an address that failed too often is refused, ms. Default 300000 (5 min). */
+  AUTH_LOCKOUT_MS: envInteger(300_000, 1000, 86_400_000),
+  /**
+   * Take the client address from X-Forwarded-For (set when the API runs behind a load balancer or
+   * ingress; without it every client would share the proxy's address). Default false.
+   */
+  TRUST_PROXY: envBoolean(false),
+  /** Runs a project may have queued at once (a project's own `limits.maxQueuedRuns` overrides); 0: no limit. Default 1000. */
+  PROJECT_MAX_QUEUED_RUNS: envInteger(1000, 0, 10_000_000),
+  /**
+   * The most urgent priority a project's runs may ask for (1 is the most urgent; a project's own
+   * `limits.maxPriority` overrides). Default 1: every priority.
+   */
+  PROJECT_MAX_PRIORITY: envInteger(1, 1, 10),
+  /** Largest recording a project may submit, bytes of JSON (its own `limits.maxRecordingBytes` overrides). Default 1048576 (1 MiB). */
+  PROJECT_MAX_RECORDING_BYTES: envInteger(1024 * 1024, 1024, 100 * 1024 * 1024),
+  /**
+   * Longest a client may take to send a whole request, headers and body, ms; then the server
+   * answers 408 and closes the connection, so a slow client cannot hold it. Default 30000.
+   */
+  HTTP_REQUEST_TIMEOUT_MS: envInteger(30_000, 1000, 3_600_000),
+  /**
+   * Longest a client may take to send a request's headers, ms (slowloris); at most
+   * HTTP_REQUEST_TIMEOUT_MS. Default 10000.
+   */
+  HTTP_HEADERS_TIMEOUT_MS: envInteger(10_000, 1000, 3_600_000),
+  /**
+   * How long an idle keep-alive connection stays open for the client's next request, ms. Behind a
+   * load balancer that reuses connections, set it above the balancer's idle timeout. Default 5000.
+   */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: envInteger(5000, 100, 3_600_000),
+  /**
+   * A connection on which nothing moves for this long is closed, ms: a client that stops reading
+   * its response, or goes silent mid-request. 0: never. Default 60000.
+   */
+  HTTP_CONNECTION_TIMEOUT_MS: envInteger(60_000, 0, 3_600_000),
 };
 
 /** Cross-field rules of the API's variables (also applied by the quick start). */
-export function checkApiEnv(env: { ADMIN_TOKEN?: string | undefined }, ctx: z.RefinementCtx): void {
+export function checkApiEnv(
+  env: { ADMIN_TOKEN?: string | undefined; HTTP_REQUEST_TIMEOUT_MS: number; HTTP_HEADERS_TIMEOUT_MS: number },
+  ctx: z.RefinementCtx,
+): void {
   if (env.ADMIN_TOKEN !== undefined && env.ADMIN_TOKEN.length < 16) {
     ctx.addIssue({ code: "custom", path: ["ADMIN_TOKEN"], message: "must be at least 16 characters" });
+  }
+  // Node refuses a headers timeout above the request timeout (the request includes its headers).
+  if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["HTTP_HEADERS_TIMEOUT_MS"],
+      message: `must be at most HTTP_REQUEST_TIMEOUT_MS (${env.HTTP_REQUEST_TIMEOUT_MS}), got ${env.HTTP_HEADERS_TIMEOUT_MS}`,
+    });
   }
 }
 

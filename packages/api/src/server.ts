@@ -46,6 +46,29 @@ export async function startApi(
     metricsReportingIntervalMs: env.METRICS_REPORTING_INTERVAL_MS,
     apiKeyCacheTtlMs: env.API_KEY_CACHE_TTL_MS,
     egressPolicy: egressPolicyFromEnv(env),
+    metricsPublic: env.METRICS_PUBLIC,
+    trustProxy: env.TRUST_PROXY,
+    httpTimeouts: {
+      requestMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      headersMs: env.HTTP_HEADERS_TIMEOUT_MS,
+      keepAliveMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      connectionMs: env.HTTP_CONNECTION_TIMEOUT_MS,
+    },
+    rateLimits: {
+      submitPerMin: env.RATE_LIMIT_SUBMIT_PER_MIN,
+      writePerMin: env.RATE_LIMIT_WRITE_PER_MIN,
+      readPerMin: env.RATE_LIMIT_READ_PER_MIN,
+    },
+    authThrottle: {
+      limit: env.AUTH_FAILURE_LIMIT,
+      windowMs: env.AUTH_FAILURE_WINDOW_MS,
+      lockoutMs: env.AUTH_LOCKOUT_MS,
+    },
+    projectDefaults: {
+      maxQueuedRuns: env.PROJECT_MAX_QUEUED_RUNS,
+      maxPriority: env.PROJECT_MAX_PRIORITY,
+      maxRecordingBytes: env.PROJECT_MAX_RECORDING_BYTES,
+    },
     ...(env.FAILPOINTS ? { failpoints: env.FAILPOINTS.split(",").map((f) => f.trim()) } : {}),
   });
   const address = await app.listen({ port: env.PORT, host: env.HOST });

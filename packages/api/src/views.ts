@@ -1,4 +1,4 @@
-import type { Project, RecordingRow, Run, RunAction } from "@conveyor/db";
+import type { ApiKey, Project, RecordingRow, Run, RunAction } from "@conveyor/db";
 
 /** How runs, actions and recordings look on the wire. Secrets (variable values) never leave. */
 
@@ -82,5 +82,27 @@ export function projectView(project: Project) {
     createdAt: project.createdAt.toISOString(),
     updatedAt: project.updatedAt.toISOString(),
     egress: { allow: project.egressAllow },
+    limits: project.limits,
+  };
+}
+
+/** An API key as listed: never its secret (shown once, at creation), never its hash. */
+export function apiKeyView(key: ApiKey, now: Date = new Date()) {
+  const status: "active" | "expired" | "revoked" = key.revokedAt
+    ? "revoked"
+    : key.expiresAt && key.expiresAt <= now
+      ? "expired"
+      : "active";
+  return {
+    id: key.id,
+    name: key.name,
+    prefix: key.keyPrefix,
+    scopes: key.scopes,
+    status,
+    createdAt: key.createdAt.toISOString(),
+    lastUsedAt: key.lastUsedAt?.toISOString() ?? null,
+    expiresAt: key.expiresAt?.toISOString() ?? null,
+    revokedAt: key.revokedAt?.toISOString() ?? null,
+    replacedBy: key.replacedBy,
   };
 }

@@ -40,10 +40,10 @@ describe("API-key cache in the API", () => {
     await sleep(TTL_MS + 100);
     const after = await listRuns(cached, project.apiKey);
     expect(after.statusCode).toBe(401);
-    expect(after.json()).toMatchObject({ error: { code: "unauthorized" } });
+    expect(after.json()).toMatchObject({ error: { code: "key_revoked" } });
   });
 
-  it("never remembers a failed lookup: a key works as soon as it is valid", async () => {
+  it("never remembers a revoked key: one made valid again works at once", async () => {
     const project = await createProjectViaApi(cached.app, "restored");
     await revoke(cached, project.id);
     expect((await listRuns(cached, project.apiKey)).statusCode).toBe(401);
@@ -60,7 +60,13 @@ describe("API-key cache in the API", () => {
 });
 
 describe("ApiKeyCache", () => {
-  const identity = { projectId: "project_1", keyId: "apikey_1" };
+  const identity = {
+    projectId: "project_1",
+    keyId: "apikey_1",
+    scopes: ["runs:read" as const],
+    expiresAt: null,
+    revokedAt: null,
+  };
 
   it("shares one lookup among concurrent requests for the same key", async () => {
     const cache = new ApiKeyCache(10_000);
@@ -74,12 +80,13 @@ describe("ApiKeyCache", () => {
     expect(results.every((r) => r === identity)).toBe(true);
     expect(lookups).toBe(1);
     expect(await cache.get("hash", lookup)).toBe(identity);
+    expect(cache.peek("hash")).toBe(identity);
     expect(lookups).toBe(1);
   });
 
   it("expires entries after the TTL, by its clock", async () => {
     let now = 1_000;
-    const cache = new ApiKeyCache(5_000, 100, () => now);
+    const cache = new ApiKeyCache(5_000, 30_000, 100, () => now);
     let lookups = 0;
     const lookup = async () => {
       lookups += 1;
@@ -90,13 +97,32 @@ describe("ApiKeyCache", () => {
     await cache.get("hash", lookup);
     expect(lookups).toBe(1);
     now += 1;
+    expect(cache.peek("hash")).toBeUndefined();
     await cache.get("hash", lookup);
     expect(lookups).toBe(2);
   });
 
-  it("does not remember misses or errors, and forget drops an entry", async () => {
+  it("remembers unknown keys for a short while, so a flood of one invented key is one query", async () => {
+    let now = 1_000;
+    const cache = new ApiKeyCache(10_000, 2_000, 100, () => now);
+    let lookups = 0;
+    const unknown = async () => {
+      lookups += 1;
+      return null;
+    };
+    for (let i = 0; i < 100; i++) expect(await cache.get("invented", unknown)).toBeNull();
+    expect(lookups).toBe(1);
+    expect(cache.isUnknown("invented")).toBe(true);
+    now += 2_001;
+    await cache.get("invented", unknown);
+    expect(lookups).toBe(2);
+  });
+
+  it("never remembers revoked keys or errors, and forget drops an entry", async () => {
     const cache = new ApiKeyCache(10_000);
-    expect(await cache.get("unknown", async () => null)).toBeNull();
+    const revoked = { ...identity, revokedAt: new Date() };
+    expect(await cache.get("revoked", async () => revoked)).toBe(revoked);
+    expect(cache.peek("revoked")).toBeUndefined();
     await expect(
       cache.get("broken", async () => {
         throw new Error("connection lost");
@@ -109,7 +135,7 @@ describe("ApiKeyCache", () => {
   });
 
   it("keeps at most maxEntries keys, dropping the oldest", async () => {
-    const cache = new ApiKeyCache(10_000, 3);
+    const cache = new ApiKeyCache(10_000, 30_000, 3);
     for (const hash of ["a", "b", "c", "d"]) await cache.get(hash, async () => identity);
     expect(cache.size).toBe(3);
     let lookups = 0;

@@ -144,8 +144,14 @@ describe("GET /api/health/detailed and /api/health/worker", () => {
 });
 
 describe("GET /metrics", () => {
-  it("is public without METRICS_TOKEN, and needs it when set", async () => {
-    const publicApp = await open("metrics-public");
+  it("is refused without METRICS_TOKEN unless METRICS_PUBLIC, and needs the token when set", async () => {
+    const closed = await open("metrics-closed", { metricsPublic: false });
+    const refused = await closed.app.inject({ method: "GET", url: "/metrics" });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().error.message).toMatch(/set METRICS_TOKEN .*or METRICS_PUBLIC=true/);
+    await closed.close();
+
+    const publicApp = await open("metrics-public", { metricsPublic: true });
     const anonymous = await publicApp.app.inject({ method: "GET", url: "/metrics" });
     expect(anonymous.statusCode).toBe(200);
     expect(anonymous.headers["content-type"]).toMatch(/^text\/plain; version=0\.0\.4/);

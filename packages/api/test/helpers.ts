@@ -74,6 +74,9 @@ export async function createTestApp(label: string, overrides: Partial<AppOptions
     queuePrefix: prefix,
     secretsKey: TEST_SECRETS_KEY,
     isShuttingDown: () => shuttingDown.value,
+    // Security tests send many wrong credentials from one address; the throttle has its own tests.
+    authThrottle: { limit: 100_000, windowMs: 60_000, lockoutMs: 60_000 },
+    metricsPublic: true,
     ...overrides,
   });
   await app.ready();

@@ -13,4 +13,11 @@ describe("the quick start's environment", () => {
     expect(env.HOST).toBe("0.0.0.0");
     expect(env.EGRESS_ALLOW?.map((entry) => entry.text)).toEqual(["93.184.216.0/24"]);
   });
+
+  it("has the API's HTTP timeouts and their rule", () => {
+    expect(parseStartEnv({}).HTTP_REQUEST_TIMEOUT_MS).toBe(30_000);
+    expect(() => parseStartEnv({ HTTP_REQUEST_TIMEOUT_MS: "5000", HTTP_HEADERS_TIMEOUT_MS: "10000" })).toThrow(
+      /HTTP_HEADERS_TIMEOUT_MS: must be at most HTTP_REQUEST_TIMEOUT_MS/,
+    );
+  });
 });

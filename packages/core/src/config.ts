@@ -8,6 +8,7 @@ import {
   parseEgressList,
 } from "./egress/index.ts";
 import {
+  envBoolean,
   envEnum,
   envInteger,
   envOptionalBoolean,
@@ -109,12 +110,18 @@ export const commonEnvShape = {
   DB_POOL_SIZE: envInteger(10, 1, 100),
   /**
    * Bearer token Prometheus must send to scrape `GET /metrics` (the API's, and a worker's on
-   * WORKER_METRICS_PORT). Unset: metrics are public on those ports. Default: unset.
+   * WORKER_METRICS_PORT). Unset: metrics are refused, unless METRICS_PUBLIC. Default: unset.
    */
   METRICS_TOKEN: envOptionalString().refine(
     (value) => value === undefined || value.length >= 16,
     "must be at least 16 characters",
   ),
+  /**
+   * Serve `GET /metrics` (the API's, and a worker's on WORKER_METRICS_PORT) without a token when
+   * METRICS_TOKEN is unset. Metrics name workers and count every project's runs, so by default
+   * they need METRICS_TOKEN. Default false.
+   */
+  METRICS_PUBLIC: envBoolean(false),
   /** pino level. Default info. */
   LOG_LEVEL: envEnum(LOG_LEVELS, "info"),
   /**

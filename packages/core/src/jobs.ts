@@ -11,6 +11,8 @@ export const RUNS_QUEUE = "runs";
 export const runJobPayloadSchema = z.object({
   runId: z.string().min(1),
   projectId: z.string().min(1),
+  /** How many times the run was handed back because its project was at its concurrency limit. */
+  capacityWaits: z.number().int().min(0).optional(),
 });
 export type RunJobPayload = z.infer<typeof runJobPayloadSchema>;
 

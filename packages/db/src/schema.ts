@@ -1,5 +1,6 @@
 import type {
   ActionStatus,
+  ApiScope,
   ErrorKind,
   RecordingInput,
   RunErrorCode,
@@ -19,6 +20,14 @@ import {
   timestamp,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
+
+/** A project's own admission limits; absent fields take the API's defaults. */
+export interface ProjectLimitsRow {
+  maxQueuedRuns?: number;
+  maxConcurrentRuns?: number;
+  maxPriority?: number;
+  maxRecordingBytes?: number;
+}
 
 /** What an action result stores of the requests the egress policy blocked. */
 export interface BlockedRequestsRow {
@@ -44,6 +53,11 @@ export const projects = pgTable("projects", {
    * by the worker's proxy on every request).
    */
   egressAllow: jsonb("egress_allow").$type<string[]>().notNull().default([]),
+  /**
+   * The project's own admission limits, set with the admin token; a limit left out takes the API's
+   * default (PROJECT_MAX_* settings).
+   */
+  limits: jsonb("limits").$type<ProjectLimitsRow>().notNull().default({}),
   ...timestamps,
 });
 
@@ -59,8 +73,18 @@ export const apiKeys = pgTable(
     keyHash: text("key_hash").notNull(),
     /** The first characters of the key, to tell keys apart in a list without revealing them. */
     keyPrefix: text("key_prefix").notNull(),
+    /** What the key may do (core's API_SCOPES). Keys made before scopes existed have them all. */
+    scopes: jsonb("scopes")
+      .$type<ApiScope[]>()
+      .notNull()
+      .default(["runs:read", "runs:write", "recordings:read", "recordings:write", "keys:read", "keys:write"]),
+    /** Written in batches (at most one write per key every few seconds), never per request. */
     lastUsedAt: timestamp("last_used_at", { withTimezone: true, mode: "date" }),
+    /** After this the key is refused (`key_expired`); null: never. Rotation sets it to the end of the grace period. */
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }),
     revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
+    /** The key that replaced this one (POST /api/keys/:id/rotate). */
+    replacedBy: text("replaced_by"),
     ...timestamps,
   },
   (t) => [
@@ -222,6 +246,20 @@ export const runEvents = pgTable(
   // A run's events are read in log order.
   (t) => [index("run_events_run_idx").on(t.runId, t.id)],
 );
+
+/**
+ * How many runs of each project are queued and running now, kept exact by triggers on `runs`
+ * (every insert, status change and delete, whatever code made it; migration 0007). Admission reads
+ * it under a row lock: `POST /api/runs` against maxQueuedRuns, a worker's claim against
+ * maxConcurrentRuns, so two API replicas or two workers can never both take the last slot.
+ */
+export const projectRunCounts = pgTable("project_run_counts", {
+  projectId: text("project_id")
+    .primaryKey()
+    .references(() => projects.id, { onDelete: "cascade" }),
+  queued: integer("queued").notNull().default(0),
+  running: integer("running").notNull().default(0),
+});
 
 export type Project = typeof projects.$inferSelect;
 export type ApiKey = typeof apiKeys.$inferSelect;

@@ -5,8 +5,9 @@ import type { RecordingInput } from "@conveyor/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPgliteDb, type Db } from "../src/client.ts";
 import { migrate } from "../src/migrate.ts";
+import { hashApiKey } from "../src/queries/keys.ts";
 import { decodeCursor } from "../src/queries/pagination.ts";
-import { authenticateApiKey, createProject, getProject, hashApiKey } from "../src/queries/projects.ts";
+import { authenticateApiKey, createProject, getProject } from "../src/queries/projects.ts";
 import { deleteRecording, getRecording, insertRecording, listRecordings } from "../src/queries/recordings.ts";
 import {
   type ActionResultRow,

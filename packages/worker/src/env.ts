@@ -38,6 +38,12 @@ export const workerEnvShape = {
    * WORKER_LOCK_DURATION_MS. Default 60000.
    */
   RECONCILE_GRACE_MS: envInteger(60_000, 1000, 3_600_000),
+  /**
+   * Runs of one project executing at once across the whole fleet (a project's own
+   * `limits.maxConcurrentRuns` overrides); a run over it is handed back to the queue without
+   * using an attempt, and the slot goes to another project. 0: no limit. Default 0.
+   */
+  PROJECT_MAX_CONCURRENT_RUNS: envInteger(0, 0, 100_000),
   /** Chromium executable; default: Playwright's installed browser, then `chromium` on PATH. */
   CHROMIUM_PATH: envOptionalString(),
   /**

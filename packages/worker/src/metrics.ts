@@ -16,6 +16,7 @@ export class WorkerMetrics implements RunObserver {
   private readonly runDuration: Histogram<"status">;
   private readonly actionDuration: Histogram<"type" | "status">;
   private readonly attempts: Counter<"status">;
+  private readonly capacityWaits: Counter;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "conveyor_" });
@@ -39,6 +40,15 @@ export class WorkerMetrics implements RunObserver {
       labelNames: ["status"],
       registers: [this.registry],
     });
+    this.capacityWaits = new Counter({
+      name: "conveyor_worker_capacity_waits_total",
+      help: "Runs this worker handed back to the queue because their project was at its concurrency limit (maxConcurrentRuns).",
+      registers: [this.registry],
+    });
+  }
+
+  capacityWait(): void {
+    this.capacityWaits.inc();
   }
 
   attemptEnded(end: AttemptEnd): void {
@@ -63,6 +73,8 @@ export interface MetricsServerOptions {
   host?: string;
   /** METRICS_TOKEN: when set, scrapes must send `Authorization: Bearer <token>`. */
   token: string | undefined;
+  /** METRICS_PUBLIC: without a token, answer anyone; otherwise refuse (403). Default false. */
+  public?: boolean;
   logger: Logger;
 }
 
@@ -74,6 +86,12 @@ export async function startMetricsServer(
     const path = (request.url ?? "/").split("?")[0];
     if (request.method !== "GET" || path !== "/metrics") {
       response.writeHead(404, { "content-type": "text/plain" }).end("not found: try GET /metrics\n");
+      return;
+    }
+    if (!options.token && !options.public) {
+      response
+        .writeHead(403, { "content-type": "text/plain" })
+        .end("metrics are disabled: set METRICS_TOKEN (and send it as a bearer token), or METRICS_PUBLIC=true\n");
       return;
     }
     if (options.token) {

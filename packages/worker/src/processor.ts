@@ -13,7 +13,7 @@ import {
 } from "@conveyor/core";
 import {
   type ActionResultRow,
-  claimRun,
+  claimRunWithinLimit,
   type DbHandle,
   failUnfinishedRun,
   finishRun,
@@ -23,7 +23,7 @@ import {
   requeueRun,
 } from "@conveyor/db";
 import { type ArtifactStore, type BrowserPool, executeRecording, type RunResult } from "@conveyor/runner";
-import { type Job, UnrecoverableError, WaitingError } from "bullmq";
+import { DelayedError, type Job, UnrecoverableError, WaitingError } from "bullmq";
 import type { RunObserver } from "./stats.ts";
 
 /** Why a run's AbortSignal fired. */
@@ -44,6 +44,19 @@ export interface ProcessorDeps {
   secretsKey: Buffer | undefined;
   /** Told how each attempt and action ended (heartbeat counters, metrics). Default: nobody. */
   observer?: RunObserver | undefined;
+  /** PROJECT_MAX_CONCURRENT_RUNS: a project's runs executing at once when it sets no limit; 0: none. Default 0. */
+  defaultMaxConcurrentRuns?: number;
+}
+
+/**
+ * How long a run whose project is at its concurrency limit waits before it is offered again, ms:
+ * doubling from 1 s with each consecutive wait up to 10 s, with jitter (50–100 %), so that a
+ * capped project's backlog is looked at every few seconds rather than in a loop, while other
+ * projects' runs take the free slots; a freed slot is found again within about 10 s.
+ */
+export function capacityWaitMs(waits: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(10_000, 1000 * 2 ** Math.min(waits, 4));
+  return Math.round(ceiling * (0.5 + random() / 2));
 }
 
 export interface ProcessResult {
@@ -75,7 +88,21 @@ export function createRunProcessor(deps: ProcessorDeps) {
     }
     const { runId, projectId } = parsed.data;
     const { db } = deps.db;
-    const run = await claimRun(db, projectId, runId, deps.workerName);
+    const run = await claimRunWithinLimit(db, projectId, runId, deps.workerName, deps.defaultMaxConcurrentRuns ?? 0);
+    if (run === "at_capacity") {
+      // Its project already runs as many as it may: back to the queue for a while, without using an
+      // attempt (moveToDelayed), and this slot takes the next job, likely another project's.
+      const waits = parsed.data.capacityWaits ?? 0;
+      const delayMs = capacityWaitMs(waits);
+      await job.updateData({ ...parsed.data, capacityWaits: waits + 1 });
+      await job.moveToDelayed(Date.now() + delayMs, token);
+      deps.logger.debug(
+        { runId, jobId: job.id, projectId, waits: waits + 1, delayMs },
+        "project at its concurrency limit: run handed back",
+      );
+      deps.observer?.capacityWait?.();
+      throw new DelayedError();
+    }
     if (!run) {
       deps.logger.info(
         { runId, jobId: job.id, status: "skipped" },
@@ -254,7 +281,8 @@ export function createRunProcessor(deps: ProcessorDeps) {
         result.actions.length,
       );
     } catch (error) {
-      if (error instanceof WaitingError || error instanceof UnrecoverableError) throw error;
+      if (error instanceof WaitingError || error instanceof UnrecoverableError || error instanceof DelayedError)
+        throw error;
       // Let the writes already sent land (or fail) before this attempt ends one way or another.
       await actionWrites;
       const { kind, message } = classify(error);

@@ -38,6 +38,8 @@ export interface RunWorkerOptions {
   secretsKey: Buffer | undefined;
   /** Told how each attempt and action ended (heartbeat counters, metrics). Default: nobody. */
   observer?: RunObserver | undefined;
+  /** PROJECT_MAX_CONCURRENT_RUNS (0: no limit). Default 0. */
+  defaultMaxConcurrentRuns?: number;
 }
 
 /** Exponential backoff with full jitter for recoverable errors; at once for transient ones. */
@@ -68,6 +70,7 @@ export class RunWorker {
       active: this.active,
       secretsKey: options.secretsKey,
       observer: options.observer,
+      defaultMaxConcurrentRuns: options.defaultMaxConcurrentRuns ?? 0,
     });
     this.worker = new Worker(RUNS_QUEUE, processor, {
       connection: options.connection,

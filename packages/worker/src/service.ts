@@ -77,6 +77,7 @@ export async function startWorker(
     maxStalledCount: env.WORKER_MAX_STALLED_COUNT,
     secretsKey: env.SECRETS_KEY ? parseSecretsKey(env.SECRETS_KEY) : undefined,
     observer: combineObservers(observers),
+    defaultMaxConcurrentRuns: env.PROJECT_MAX_CONCURRENT_RUNS,
   });
   await runWorker.start();
   const reconciler = new Reconciler({
@@ -106,6 +107,7 @@ export async function startWorker(
           registry: metrics.registry,
           port: env.WORKER_METRICS_PORT,
           token: env.METRICS_TOKEN,
+          public: env.METRICS_PUBLIC,
           logger: deps.logger,
         })
       : undefined;

@@ -24,6 +24,8 @@ export interface ActionEnd {
 export interface RunObserver {
   attemptEnded(end: AttemptEnd): void;
   actionEnded(action: ActionEnd): void;
+  /** A run was handed back because its project was at its concurrency limit. Default: ignored. */
+  capacityWait?(): void;
 }
 
 /** Tells every observer in turn. */
@@ -34,6 +36,9 @@ export function combineObservers(observers: RunObserver[]): RunObserver {
     },
     actionEnded: (action) => {
       for (const observer of observers) observer.actionEnded(action);
+    },
+    capacityWait: () => {
+      for (const observer of observers) observer.capacityWait?.();
     },
   };
 }

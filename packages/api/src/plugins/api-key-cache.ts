@@ -1,48 +1,66 @@
+import type { ApiKeyRecord } from "@conveyor/db";
+
 /**
- * Which project an API key belongs to, remembered for a few seconds, so that an authenticated
- * request does not pay a database round trip before doing its work (`POST /api/runs` at 50
- * concurrent connections spent one of its few round trips on it; docs/benchmarks.md).
+ * What the API remembers of API keys, so that an authenticated request does not pay a database
+ * round trip before doing its work (`POST /api/runs` at 50 concurrent connections spent one of its
+ * few round trips on it; docs/benchmarks.md), and a flood of invented keys does not become a flood
+ * of queries.
  *
  * - Entries are keyed by the key's SHA-256 (`hashApiKey`), never by the key itself.
- * - Only hits are remembered: an unknown or revoked key asks the database every time, so a key
- *   created a moment ago works at once.
+ * - A usable key (not revoked, not expired) is remembered for `ttlMs`. Revoking a key drops it on
+ *   every replica at once (`forget`, driven by Redis pub/sub); the TTL bounds what a lost message
+ *   could leave behind. Its expiry is checked on every use.
+ * - A hash that matches no key is remembered for `unknownTtlMs`; revoked and expired keys are not
+ *   remembered (they are refused, and counted as failed attempts, each time).
  * - Concurrent lookups of one key share one query (a burst of requests with a new key is one query).
- * - A revoked key keeps working on an API replica for at most `ttlMs` after the revocation (the
- *   trade-off; `0` turns caching off). `forget` drops an entry at once.
- * - At most `maxEntries` keys are kept; the oldest entry goes first.
+ * - At most `maxEntries` keys of each kind are kept; the oldest entry goes first.
  */
-export interface ApiKeyIdentity {
-  projectId: string;
-  keyId: string;
-}
-
 export class ApiKeyCache {
-  readonly #entries = new Map<string, { identity: ApiKeyIdentity; expiresAt: number }>();
-  readonly #inFlight = new Map<string, Promise<ApiKeyIdentity | null>>();
+  readonly #known = new Map<string, { record: ApiKeyRecord; expiresAt: number }>();
+  readonly #unknown = new Map<string, number>();
+  readonly #inFlight = new Map<string, Promise<ApiKeyRecord | null>>();
 
   constructor(
-    /** How long a successful lookup is trusted, ms; 0 disables the cache. */
+    /** How long a usable key is trusted, ms; 0 disables remembering keys. */
     private readonly ttlMs: number,
-    /** Bound on remembered keys. Default 10000. */
+    /** How long a hash that matches no key is remembered, ms. Default 30000. */
+    private readonly unknownTtlMs = 30_000,
+    /** Bound on remembered keys of each kind. Default 10000. */
     private readonly maxEntries = 10_000,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The identity of the key whose hash is `keyHash`: from memory while fresh, else from `lookup`. */
-  async get(keyHash: string, lookup: () => Promise<ApiKeyIdentity | null>): Promise<ApiKeyIdentity | null> {
-    if (this.ttlMs <= 0) return lookup();
-    const entry = this.#entries.get(keyHash);
-    if (entry) {
-      if (entry.expiresAt > this.now()) return entry.identity;
-      this.#entries.delete(keyHash);
-    }
+  /** The remembered usable key of `keyHash`, while fresh; undefined otherwise (no lookup). */
+  peek(keyHash: string): ApiKeyRecord | undefined {
+    const entry = this.#known.get(keyHash);
+    if (!entry) return undefined;
+    if (entry.expiresAt > this.now()) return entry.record;
+    this.#known.delete(keyHash);
+    return undefined;
+  }
+
+  /** Whether `keyHash` was recently found to match no key at all. */
+  isUnknown(keyHash: string): boolean {
+    const until = this.#unknown.get(keyHash);
+    if (until === undefined) return false;
+    if (until > this.now()) return true;
+    this.#unknown.delete(keyHash);
+    return false;
+  }
+
+  /** The key whose hash is `keyHash`: from memory while fresh, else from `lookup` (revoked and expired keys included). */
+  async get(keyHash: string, lookup: () => Promise<ApiKeyRecord | null>): Promise<ApiKeyRecord | null> {
+    const remembered = this.peek(keyHash);
+    if (remembered) return remembered;
+    if (this.isUnknown(keyHash)) return null;
     const pending = this.#inFlight.get(keyHash);
     if (pending) return pending;
     const started = lookup().then(
-      (identity) => {
+      (record) => {
         this.#inFlight.delete(keyHash);
-        if (identity) this.#remember(keyHash, identity);
-        return identity;
+        if (record === null) this.#rememberUnknown(keyHash);
+        else if (record.revokedAt === null && this.ttlMs > 0) this.#remember(keyHash, record);
+        return record;
       },
       (error: unknown) => {
         this.#inFlight.delete(keyHash);
@@ -53,21 +71,35 @@ export class ApiKeyCache {
     return started;
   }
 
-  /** Drops what is remembered of a key (after revoking it). */
+  /** Drops what is remembered of a key (it was revoked or rotated). */
   forget(keyHash: string): void {
-    this.#entries.delete(keyHash);
+    this.#known.delete(keyHash);
   }
 
-  /** Number of remembered keys (for tests and metrics). */
+  /** Drops every remembered key of a project. */
+  forgetProject(projectId: string): void {
+    for (const [hash, entry] of this.#known) if (entry.record.projectId === projectId) this.#known.delete(hash);
+  }
+
+  /** Number of remembered usable keys (for tests and metrics). */
   get size(): number {
-    return this.#entries.size;
+    return this.#known.size;
   }
 
-  #remember(keyHash: string, identity: ApiKeyIdentity): void {
-    if (this.#entries.size >= this.maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
-    }
-    this.#entries.set(keyHash, { identity, expiresAt: this.now() + this.ttlMs });
+  #remember(keyHash: string, record: ApiKeyRecord): void {
+    evictOldest(this.#known, this.maxEntries);
+    this.#known.set(keyHash, { record, expiresAt: this.now() + this.ttlMs });
   }
+
+  #rememberUnknown(keyHash: string): void {
+    if (this.unknownTtlMs <= 0) return;
+    evictOldest(this.#unknown, this.maxEntries);
+    this.#unknown.set(keyHash, this.now() + this.unknownTtlMs);
+  }
+}
+
+function evictOldest(map: Map<string, unknown>, maxEntries: number): void {
+  if (map.size < maxEntries) return;
+  const oldest = map.keys().next();
+  if (!oldest.done) map.delete(oldest.value);
 }

@@ -11,6 +11,7 @@ export function registerListDeadLetters(app: FastifyInstance, deps: { db: DbHand
   app.withTypeProvider<ZodTypeProvider>().get(
     "/api/dead-letters",
     {
+      config: { scope: "runs:read" },
       schema: {
         summary: "Runs the queue gave up on (retries or stall recoveries exhausted), newest first",
         description:

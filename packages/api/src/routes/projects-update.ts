@@ -1,13 +1,34 @@
-import { ApiError, type EgressPolicy } from "@conveyor/core";
-import { type DbHandle, getProject, updateProject } from "@conveyor/db";
+import { ApiError, type EgressPolicy, PRIORITY_MAX, PRIORITY_MIN } from "@conveyor/core";
+import { type DbHandle, getProject, type ProjectLimitsRow, updateProject } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { validateProjectAllow } from "../egress-check.ts";
+import type { AuthControl } from "../plugins/auth.ts";
 import { projectView } from "../views.ts";
 import { idParams, isWellFormed } from "./common.ts";
 
+/** A project's own admission limits; `null` (or leaving a field out of `limits`) takes the API's default. */
+export const projectLimitsSchema = z.strictObject({
+  /** Runs it may have queued at once (0: no limit). */
+  maxQueuedRuns: z.number().int().min(0).max(10_000_000).nullable().optional(),
+  /** Runs it may have executing at once, across every worker (0: no limit). */
+  maxConcurrentRuns: z.number().int().min(0).max(100_000).nullable().optional(),
+  /** The most urgent priority its runs may ask for (1–10; 1 allows every priority). */
+  maxPriority: z.number().int().min(PRIORITY_MIN).max(PRIORITY_MAX).nullable().optional(),
+  /** Largest recording it may submit, bytes of JSON. */
+  maxRecordingBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(100 * 1024 * 1024)
+    .nullable()
+    .optional(),
+});
+
 export const updateProjectBody = z.strictObject({
+  /** Replaces the project's own limits (fields left out or null take the defaults). */
+  limits: projectLimitsSchema.optional(),
   /** What the project's recordings may reach beyond the operator's policy (only inside EGRESS_PROJECT_MAX). */
   egress: z
     .strictObject({
@@ -23,6 +44,14 @@ export const projectResponse = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   egress: z.object({ allow: z.array(z.string()) }),
+  limits: z
+    .object({
+      maxQueuedRuns: z.number().optional(),
+      maxConcurrentRuns: z.number().optional(),
+      maxPriority: z.number().optional(),
+      maxRecordingBytes: z.number().optional(),
+    })
+    .describe("The project's own limits; a limit not listed takes the API's (or workers') default"),
 });
 
 function notFound(id: string): ApiError {
@@ -30,7 +59,10 @@ function notFound(id: string): ApiError {
 }
 
 /** GET and PATCH /api/projects/:id: operator routes (ADMIN_TOKEN). */
-export function registerProjectRoutes(app: FastifyInstance, deps: { db: DbHandle; egressPolicy: EgressPolicy }): void {
+export function registerProjectRoutes(
+  app: FastifyInstance,
+  deps: { db: DbHandle; egressPolicy: EgressPolicy; auth: AuthControl },
+): void {
   const typed = app.withTypeProvider<ZodTypeProvider>();
   typed.get(
     "/api/projects/:id",
@@ -56,7 +88,7 @@ export function registerProjectRoutes(app: FastifyInstance, deps: { db: DbHandle
     {
       config: { auth: "admin" },
       schema: {
-        summary: "Change a project's settings (operator): its egress allowlist",
+        summary: "Change a project's settings (operator): its egress allowlist and its limits",
         tags: ["projects"],
         security: [{ adminToken: [] }],
         params: idParams("project"),
@@ -69,12 +101,30 @@ export function registerProjectRoutes(app: FastifyInstance, deps: { db: DbHandle
       const allow = request.body.egress?.allow;
       const egressAllow =
         allow === undefined ? undefined : validateProjectAllow(allow, deps.egressPolicy, "body.egress.allow");
+      const limits = request.body.limits === undefined ? undefined : ownLimits(request.body.limits);
       const project = isWellFormed("project", id)
-        ? await updateProject(deps.db.db, id, egressAllow === undefined ? {} : { egressAllow })
+        ? await updateProject(deps.db.db, id, {
+            ...(egressAllow === undefined ? {} : { egressAllow }),
+            ...(limits === undefined ? {} : { limits }),
+          })
         : null;
       if (!project) throw notFound(id);
-      request.log.info({ projectId: id, egressAllow: project.egressAllow }, "project settings changed");
+      // Every API replica re-reads the project's limits on its next request.
+      await deps.auth.forgetProject(id);
+      request.log.info(
+        { projectId: id, egressAllow: project.egressAllow, limits: project.limits },
+        "project settings changed",
+      );
       return projectView(project);
     },
   );
+}
+
+/** The limits to store: those given as numbers (null and absent fields take the defaults). */
+function ownLimits(limits: z.infer<typeof projectLimitsSchema>): ProjectLimitsRow {
+  const own: ProjectLimitsRow = {};
+  for (const [name, value] of Object.entries(limits) as [keyof ProjectLimitsRow, number | null | undefined][]) {
+    if (typeof value === "number") own[name] = value;
+  }
+  return own;
 }

@@ -3,6 +3,8 @@ import { type DbHandle, getProjectEgressAllow, insertRecording } from "@conveyor
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { assertRecordingReachable } from "../egress-check.ts";
+import { assertRecordingSize } from "../limits-check.ts";
+import type { ProjectLimitsCache } from "../project-limits.ts";
 import { importRecordingInput, recordingInputSchema } from "../recording-input.ts";
 import type { Secrets } from "../secrets.ts";
 import { recordingView } from "../views.ts";
@@ -11,11 +13,12 @@ export const createRecordingBody = recordingInputSchema;
 
 export function registerCreateRecording(
   app: FastifyInstance,
-  deps: { db: DbHandle; secrets: Secrets; egressPolicy: EgressPolicy },
+  deps: { db: DbHandle; secrets: Secrets; egressPolicy: EgressPolicy; projectLimits: ProjectLimitsCache },
 ): void {
   app.withTypeProvider<ZodTypeProvider>().post(
     "/api/recordings",
     {
+      config: { scope: "recordings:write" },
       schema: {
         summary: "Store a recording (the body is the recording itself, canonical or a SaveAction export)",
         tags: ["recordings"],
@@ -23,6 +26,7 @@ export function registerCreateRecording(
       },
     },
     async (request, reply) => {
+      assertRecordingSize(request.body, await deps.projectLimits.get(request.projectId), "body");
       const imported = importRecordingInput(request.body, "body");
       await assertRecordingReachable(imported.recording, "body", deps.egressPolicy, () =>
         getProjectEgressAllow(deps.db.db, request.projectId),

@@ -7,6 +7,7 @@ export function registerDeleteRecording(app: FastifyInstance, deps: { db: DbHand
   app.withTypeProvider<ZodTypeProvider>().delete(
     "/api/recordings/:id",
     {
+      config: { scope: "recordings:write" },
       schema: {
         summary: "Delete a recording (runs made from it keep their copy)",
         tags: ["recordings"],

@@ -6,16 +6,17 @@ import { recordingView } from "../views.ts";
 import { idParams, isWellFormed, notFound } from "./common.ts";
 
 export function registerGetRecording(app: FastifyInstance, deps: { db: DbHandle }): void {
-  app
-    .withTypeProvider<ZodTypeProvider>()
-    .get(
-      "/api/recordings/:id",
-      { schema: { summary: "A recording, with its actions", tags: ["recordings"], params: idParams("recording") } },
-      async (request) => {
-        const { id } = request.params;
-        const row = isWellFormed("recording", id) ? await getRecording(deps.db.db, request.projectId, id) : null;
-        if (!row) throw notFound("recording", id);
-        return { ...recordingView(row), recording: redactRecording(row.recording) };
-      },
-    );
+  app.withTypeProvider<ZodTypeProvider>().get(
+    "/api/recordings/:id",
+    {
+      config: { scope: "recordings:read" },
+      schema: { summary: "A recording, with its actions", tags: ["recordings"], params: idParams("recording") },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const row = isWellFormed("recording", id) ? await getRecording(deps.db.db, request.projectId, id) : null;
+      if (!row) throw notFound("recording", id);
+      return { ...recordingView(row), recording: redactRecording(row.recording) };
+    },
+  );
 }

@@ -8,17 +8,18 @@ import { paginationQuery, parseCursor } from "./common.ts";
 export const listRecordingsQuery = z.object(paginationQuery);
 
 export function registerListRecordings(app: FastifyInstance, deps: { db: DbHandle }): void {
-  app
-    .withTypeProvider<ZodTypeProvider>()
-    .get(
-      "/api/recordings",
-      { schema: { summary: "List recordings, newest first", tags: ["recordings"], querystring: listRecordingsQuery } },
-      async (request) => {
-        const page = await listRecordings(deps.db.db, request.projectId, {
-          limit: request.query.limit,
-          cursor: parseCursor(request.query.cursor),
-        });
-        return { items: page.items.map(recordingView), nextCursor: page.nextCursor };
-      },
-    );
+  app.withTypeProvider<ZodTypeProvider>().get(
+    "/api/recordings",
+    {
+      config: { scope: "recordings:read" },
+      schema: { summary: "List recordings, newest first", tags: ["recordings"], querystring: listRecordingsQuery },
+    },
+    async (request) => {
+      const page = await listRecordings(deps.db.db, request.projectId, {
+        limit: request.query.limit,
+        cursor: parseCursor(request.query.cursor),
+      });
+      return { items: page.items.map(recordingView), nextCursor: page.nextCursor };
+    },
+  );
 }

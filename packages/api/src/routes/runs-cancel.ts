@@ -19,6 +19,7 @@ export function registerCancelRun(app: FastifyInstance, deps: CancelRunDeps): vo
   app.withTypeProvider<ZodTypeProvider>().post(
     "/api/runs/:id/cancel",
     {
+      config: { scope: "runs:write" },
       schema: {
         summary: "Cancel a queued or running run",
         description:

@@ -10,11 +10,20 @@ import {
   runOptionsSchema,
   sha256Hex,
 } from "@conveyor/core";
-import { type CreatedRun, type CreateRunInput, type DbHandle, getProjectEgressAllow, getRecording } from "@conveyor/db";
+import {
+  type CreatedRun,
+  type CreateRunInput,
+  type DbHandle,
+  getProjectEgressAllow,
+  getRecording,
+  QueueFullError,
+} from "@conveyor/db";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { assertRecordingReachable } from "../egress-check.ts";
+import { assertPriorityAllowed, assertRecordingSize } from "../limits-check.ts";
+import type { ProjectLimitsCache } from "../project-limits.ts";
 import type { RunQueue } from "../queue.ts";
 import { importRecordingInput, recordingInputSchema } from "../recording-input.ts";
 import type { Secrets } from "../secrets.ts";
@@ -51,6 +60,9 @@ export const createRunBody = z
     }
   });
 
+/** What `Retry-After` says when a project's queue is full, seconds: about how long a queued run waits for a slot. */
+const QUEUE_FULL_RETRY_AFTER_S = 10;
+
 export const createRunHeaders = z.object({
   "idempotency-key": z.string().min(1).max(255).optional(),
 });
@@ -63,6 +75,8 @@ export interface CreateRunDeps {
   secrets: Secrets;
   /** The operator's egress policy: literal URLs it refuses are answered 422 before a run exists. */
   egressPolicy: EgressPolicy;
+  /** Each project's admission limits (queued runs, priority, recording size). */
+  projectLimits: ProjectLimitsCache;
   /** Test-only crash points (FAILPOINTS). */
   failpoint?: (name: string) => void;
   defaults: { runTimeoutMs: number; actionTimeoutMs: number; maxAttempts: number };
@@ -72,6 +86,7 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
   app.withTypeProvider<ZodTypeProvider>().post(
     "/api/runs",
     {
+      config: { scope: "runs:write" },
       schema: {
         summary: "Submit a run; answers 202 at once, a worker executes it",
         tags: ["runs"],
@@ -82,6 +97,9 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
     async (request, reply) => {
       const { body, projectId } = request;
       const idempotencyKey = request.headers["idempotency-key"];
+      const limits = await deps.projectLimits.get(projectId);
+      assertPriorityAllowed(body.priority, limits, "body.priority");
+      if (body.recording !== undefined) assertRecordingSize(body.recording, limits, "body.recording");
 
       let recording: Recording;
       let recordingId: string | null = null;
@@ -108,18 +126,29 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
       const variables = deps.secrets.sealVariables(body.variables, recording);
 
       const requestHash = idempotencyKey ? sha256Hex(canonicalJson(body)) : undefined;
-      const { run, created } = await deps.writeRun(projectId, {
-        recordingId,
-        recording,
-        actionsTotal: recording.actions.length,
-        priority: body.priority,
-        timeoutMs: body.timeoutMs ?? deps.defaults.runTimeoutMs,
-        actionTimeoutMs: deps.defaults.actionTimeoutMs,
-        maxAttempts: deps.defaults.maxAttempts,
-        variables,
-        options: body.options ?? {},
-        ...(idempotencyKey ? { idempotencyKey, requestHash } : {}),
-      });
+      const { run, created } = await deps
+        .writeRun(projectId, {
+          recordingId,
+          recording,
+          actionsTotal: recording.actions.length,
+          priority: body.priority,
+          timeoutMs: body.timeoutMs ?? deps.defaults.runTimeoutMs,
+          actionTimeoutMs: deps.defaults.actionTimeoutMs,
+          maxAttempts: deps.defaults.maxAttempts,
+          variables,
+          options: body.options ?? {},
+          ...(idempotencyKey ? { idempotencyKey, requestHash } : {}),
+          ...(limits.maxQueuedRuns > 0 ? { maxQueuedRuns: limits.maxQueuedRuns } : {}),
+        })
+        .catch((error: unknown) => {
+          if (!(error instanceof QueueFullError)) throw error;
+          reply.header("retry-after", QUEUE_FULL_RETRY_AFTER_S);
+          throw new ApiError(
+            "queue_full",
+            `This project already has ${error.maxQueuedRuns} runs queued (its maxQueuedRuns); retry once some have started`,
+            { maxQueuedRuns: error.maxQueuedRuns },
+          );
+        });
 
       if (!created) {
         if (run.requestHash !== requestHash) {

@@ -4,26 +4,27 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { idParams, isWellFormed, notFound } from "./common.ts";
 
 export function registerGetRunEvents(app: FastifyInstance, deps: { db: DbHandle }): void {
-  app
-    .withTypeProvider<ZodTypeProvider>()
-    .get(
-      "/api/runs/:id/events",
-      { schema: { summary: "The run's event log, oldest first", tags: ["runs"], params: idParams("run") } },
-      async (request) => {
-        const { id } = request.params;
-        const run = isWellFormed("run", id) ? await getRun(deps.db.db, request.projectId, id) : null;
-        if (!run) throw notFound("run", id);
-        const events = await getRunEvents(deps.db.db, request.projectId, id);
-        return {
-          items: events.map((e) => ({
-            id: e.id,
-            type: e.type,
-            attempt: e.attempt,
-            worker: e.worker,
-            data: e.data,
-            createdAt: e.createdAt.toISOString(),
-          })),
-        };
-      },
-    );
+  app.withTypeProvider<ZodTypeProvider>().get(
+    "/api/runs/:id/events",
+    {
+      config: { scope: "runs:read" },
+      schema: { summary: "The run's event log, oldest first", tags: ["runs"], params: idParams("run") },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const run = isWellFormed("run", id) ? await getRun(deps.db.db, request.projectId, id) : null;
+      if (!run) throw notFound("run", id);
+      const events = await getRunEvents(deps.db.db, request.projectId, id);
+      return {
+        items: events.map((e) => ({
+          id: e.id,
+          type: e.type,
+          attempt: e.attempt,
+          worker: e.worker,
+          data: e.data,
+          createdAt: e.createdAt.toISOString(),
+        })),
+      };
+    },
+  );
 }

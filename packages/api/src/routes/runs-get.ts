@@ -8,6 +8,7 @@ export function registerGetRun(app: FastifyInstance, deps: { db: DbHandle }): vo
   app.withTypeProvider<ZodTypeProvider>().get(
     "/api/runs/:id",
     {
+      config: { scope: "runs:read" },
       schema: {
         summary: "A run: status, attempt, timings, counts, error and per-action results of its latest attempt",
         tags: ["runs"],

@@ -26,18 +26,19 @@ export const listRunsQuery = z.object({
 });
 
 export function registerListRuns(app: FastifyInstance, deps: { db: DbHandle }): void {
-  app
-    .withTypeProvider<ZodTypeProvider>()
-    .get(
-      "/api/runs",
-      { schema: { summary: "List runs, newest first", tags: ["runs"], querystring: listRunsQuery } },
-      async (request) => {
-        const page = await listRuns(deps.db.db, request.projectId, {
-          limit: request.query.limit,
-          ...(request.query.status ? { status: request.query.status } : {}),
-          cursor: parseCursor(request.query.cursor),
-        });
-        return { items: page.items.map(runView), nextCursor: page.nextCursor };
-      },
-    );
+  app.withTypeProvider<ZodTypeProvider>().get(
+    "/api/runs",
+    {
+      config: { scope: "runs:read" },
+      schema: { summary: "List runs, newest first", tags: ["runs"], querystring: listRunsQuery },
+    },
+    async (request) => {
+      const page = await listRuns(deps.db.db, request.projectId, {
+        limit: request.query.limit,
+        ...(request.query.status ? { status: request.query.status } : {}),
+        cursor: parseCursor(request.query.cursor),
+      });
+      return { items: page.items.map(runView), nextCursor: page.nextCursor };
+    },
+  );
 }

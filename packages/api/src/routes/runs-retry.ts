@@ -10,6 +10,7 @@ export function registerRetryRun(app: FastifyInstance, deps: { db: DbHandle; que
   app.withTypeProvider<ZodTypeProvider>().post(
     "/api/runs/:id/retry",
     {
+      config: { scope: "runs:write" },
       schema: {
         summary: "Run a finished run again, as a new run linked to it",
         description:

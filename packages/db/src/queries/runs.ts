@@ -20,6 +20,8 @@ import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { type Db, queryPrepared } from "../client.ts";
 import {
   type BlockedRequestsRow,
+  projectRunCounts,
+  projects,
   type Run,
   type RunAction,
   type RunEvent,
@@ -44,7 +46,24 @@ export interface CreateRunInput {
   variables: Record<string, string>;
   idempotencyKey?: string;
   requestHash?: string;
+  /**
+   * Refuse the run when its project already has this many runs queued (QueueFullError), checked
+   * under a lock on the project's counts, so concurrent requests on several API replicas can never
+   * admit more. Default: no limit.
+   */
+  maxQueuedRuns?: number;
 }
+
+/** The project already has `maxQueuedRuns` runs queued: the run was not created. */
+export class QueueFullError extends Error {
+  constructor(readonly maxQueuedRuns: number) {
+    super(`This project already has ${maxQueuedRuns} runs queued (its maxQueuedRuns)`);
+    this.name = "QueueFullError";
+  }
+}
+
+/** Largest value of an integer column: "no limit". */
+const NO_LIMIT = 2_147_483_647;
 
 export async function appendRunEvent(
   db: Executor,
@@ -103,7 +122,9 @@ export async function createRuns(db: Db, requests: readonly CreateRunRequest[]):
   if (requests.length === 0) return [];
   const now = new Date();
   const createdAt = now.toISOString();
-  const rows = requests.map(({ projectId, input }) => ({
+  const rows = requests.map(({ projectId, input }, ord) => ({
+    ord,
+    max_queued: input.maxQueuedRuns ?? NO_LIMIT,
     id: newId("run", now.getTime()),
     project_id: projectId,
     recording_id: input.recordingId,
@@ -132,13 +153,15 @@ export async function createRuns(db: Db, requests: readonly CreateRunRequest[]):
       if (insertedIds.has(row.id))
         return { run: newRunAsStored(requests[i] as CreateRunRequest, row.id, now), created: true };
       const { projectId, input } = requests[i] as CreateRunRequest;
+      if (input.idempotencyKey === undefined) return new QueueFullError(input.maxQueuedRuns ?? NO_LIMIT);
       try {
         const [existing] = await db
           .select()
           .from(runs)
           .where(and(eq(runs.projectId, projectId), eq(runs.idempotencyKey, input.idempotencyKey ?? "")))
           .limit(1);
-        if (!existing) return new Error("idempotency conflict without an existing run");
+        // Not inserted and no run under its key: the project's queue was full.
+        if (!existing) return new QueueFullError(input.maxQueuedRuns ?? NO_LIMIT);
         return { run: existing, created: false };
       } catch (error) {
         return error instanceof Error ? error : new Error(String(error));
@@ -147,17 +170,36 @@ export async function createRuns(db: Db, requests: readonly CreateRunRequest[]):
   );
 }
 
+/**
+ * One statement for a batch of runs of any projects. `counts` locks each project's counts row
+ * (in project order, so two batches never deadlock) and, being a locking read, sees the counts as
+ * the last committed batch left them; a run is admitted while its project's queued runs, plus the
+ * ones before it in this batch, stay within its `max_queued`. The insert's trigger then updates the
+ * counts before the lock is released at commit.
+ */
 const CREATE_RUNS_SQL = `
   with input as (
-    select * from jsonb_to_recordset($1::jsonb) as x(id text, project_id text, recording_id text, priority integer,
-      max_attempts integer, timeout_ms integer, action_timeout_ms integer, recording jsonb, variables jsonb,
-      options jsonb, actions_total integer, idempotency_key text, request_hash text, created_at timestamptz)
+    select * from jsonb_to_recordset($1::jsonb) as x(ord integer, max_queued integer, id text, project_id text,
+      recording_id text, priority integer, max_attempts integer, timeout_ms integer, action_timeout_ms integer,
+      recording jsonb, variables jsonb, options jsonb, actions_total integer, idempotency_key text, request_hash text,
+      created_at timestamptz)
+  ), counts as (
+    select project_id, queued from project_run_counts
+    where project_id in (select project_id from input)
+    order by project_id
+    for update
+  ), admitted as (
+    select i.* from (
+      select input.*, row_number() over (partition by input.project_id order by input.ord) as position from input
+    ) i
+    left join counts c on c.project_id = i.project_id
+    where coalesce(c.queued, 0) + i.position <= i.max_queued
   ), inserted as (
     insert into runs (id, project_id, recording_id, status, priority, max_attempts, timeout_ms, action_timeout_ms,
       recording, variables, options, actions_total, idempotency_key, request_hash, created_at, updated_at)
     select id, project_id, recording_id, 'queued', priority, max_attempts, timeout_ms, action_timeout_ms,
       recording, variables, options, actions_total, idempotency_key, request_hash, created_at, created_at
-    from input
+    from admitted
     on conflict (project_id, idempotency_key) where idempotency_key is not null do nothing
     returning id, project_id, priority, created_at
   ), event as (
@@ -326,30 +368,67 @@ export async function requestRunCancel(
  * needs executing (cancelled, finished, deleted).
  */
 export async function claimRun(db: Db, projectId: string, runId: string, worker: string): Promise<Run | null> {
+  return db.transaction((tx) => claimIn(tx, projectId, runId, worker));
+}
+
+/**
+ * {@link claimRun}, unless the project already has as many runs executing as it may
+ * (`limits.maxConcurrentRuns`, else `defaultMaxConcurrentRuns`; 0 means no limit): then
+ * `"at_capacity"`, and the run stays queued for the worker to hand back. Read under a lock on the
+ * project's counts, so two workers can never both take the last slot. A run redelivered while
+ * `running` (its worker died) already holds its slot and is claimed regardless.
+ */
+export async function claimRunWithinLimit(
+  db: Db,
+  projectId: string,
+  runId: string,
+  worker: string,
+  defaultMaxConcurrentRuns: number,
+): Promise<Run | null | "at_capacity"> {
   return db.transaction(async (tx) => {
-    const [claimed] = await tx
-      .update(runs)
-      .set({
-        status: "running",
-        attempt: sql`${runs.attempt} + 1`,
-        worker,
-        startedAt: new Date(),
-        finishedAt: null,
-        durationMs: null,
-        actionsPassed: 0,
-        actionsFailed: 0,
-        actionsSkipped: 0,
-        errorKind: null,
-        errorCode: null,
-        errorMessage: null,
-        failedActionIndex: null,
+    const [limit] = await tx
+      .select({
+        running: projectRunCounts.running,
+        max: sql<number>`coalesce((${projects.limits}->>'maxConcurrentRuns')::integer, ${defaultMaxConcurrentRuns})`,
       })
-      .where(and(eq(runs.projectId, projectId), eq(runs.id, runId), inArray(runs.status, ["queued", "running"])))
-      .returning();
-    if (!claimed) return null;
-    await appendRunEvent(tx, projectId, runId, "started", { attempt: claimed.attempt, worker });
-    return claimed;
+      .from(projectRunCounts)
+      .innerJoin(projects, eq(projects.id, projectRunCounts.projectId))
+      .where(eq(projectRunCounts.projectId, projectId))
+      .for("update", { of: projectRunCounts });
+    if (limit && Number(limit.max) > 0 && limit.running >= Number(limit.max)) {
+      const [run] = await tx
+        .select({ status: runs.status })
+        .from(runs)
+        .where(and(eq(runs.projectId, projectId), eq(runs.id, runId)));
+      if (run?.status === "queued") return "at_capacity";
+    }
+    return claimIn(tx, projectId, runId, worker);
   });
+}
+
+async function claimIn(tx: Tx, projectId: string, runId: string, worker: string): Promise<Run | null> {
+  const [claimed] = await tx
+    .update(runs)
+    .set({
+      status: "running",
+      attempt: sql`${runs.attempt} + 1`,
+      worker,
+      startedAt: new Date(),
+      finishedAt: null,
+      durationMs: null,
+      actionsPassed: 0,
+      actionsFailed: 0,
+      actionsSkipped: 0,
+      errorKind: null,
+      errorCode: null,
+      errorMessage: null,
+      failedActionIndex: null,
+    })
+    .where(and(eq(runs.projectId, projectId), eq(runs.id, runId), inArray(runs.status, ["queued", "running"])))
+    .returning();
+  if (!claimed) return null;
+  await appendRunEvent(tx, projectId, runId, "started", { attempt: claimed.attempt, worker });
+  return claimed;
 }
 
 export interface ActionResultRow {

@@ -1,0 +1,154 @@
+/**
+ * The security kind of route test, generated for EVERY registered route (a route added later is
+ * covered without touching this file): no credentials, a wrong one, another project's key, and a
+ * key that lacks the route's scope. Real Postgres and Redis through `app.inject`.
+ */
+import { API_SCOPES, type ApiScope } from "@conveyor/core";
+import type { RouteOptions } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, auth, createProjectViaApi, createTestApp, sampleRecording, type TestApp } from "./helpers.ts";
+
+interface Route {
+  method: string;
+  url: string;
+  auth: string;
+  scope: ApiScope | undefined;
+}
+
+const collected: RouteOptions[] = [];
+let t: TestApp;
+let owner: { id: string; apiKey: string };
+let stranger: { id: string; apiKey: string };
+/** Ids of the owner's things, to aim another project's key at. */
+const ids: Record<string, string> = {};
+
+beforeAll(async () => {
+  t = await createTestApp("security", { onRoute: (route) => void collected.push(route) });
+  owner = await createProjectViaApi(t.app, "owner");
+  stranger = await createProjectViaApi(t.app, "stranger");
+  const recording = await t.app.inject({
+    method: "POST",
+    url: "/api/recordings",
+    headers: auth(owner.apiKey),
+    payload: sampleRecording(),
+  });
+  ids.recording = recording.json().id;
+  const run = await t.app.inject({
+    method: "POST",
+    url: "/api/runs",
+    headers: auth(owner.apiKey),
+    payload: { recordingId: ids.recording, variables: { PASSWORD: "pw" } },
+  });
+  ids.run = run.json().id;
+  const key = await t.app.inject({
+    method: "POST",
+    url: "/api/keys",
+    headers: auth(owner.apiKey),
+    payload: { name: "k" },
+  });
+  ids.apiKey = key.json().key.id;
+  ids.project = owner.id;
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+function routes(): Route[] {
+  const seen = new Map<string, Route>();
+  for (const route of collected) {
+    for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
+      if (method === "HEAD" || route.url.startsWith("/docs")) continue;
+      seen.set(`${method} ${route.url}`, {
+        method,
+        url: route.url,
+        auth: route.config?.auth ?? "project",
+        scope: route.config?.scope,
+      });
+    }
+  }
+  return [...seen.values()];
+}
+
+/** The route's URL with the owner's ids in it (a run id for :id under /api/runs, and so on). */
+function concrete(url: string): string {
+  const kind = url.startsWith("/api/runs")
+    ? "run"
+    : url.startsWith("/api/recordings")
+      ? "recording"
+      : url.startsWith("/api/keys")
+        ? "apiKey"
+        : url.startsWith("/api/projects")
+          ? "project"
+          : "run";
+  return url.replace(":id", ids[kind] ?? "x").replace("*", "1/action-1-failure.png");
+}
+
+function send(route: Route, token: string | undefined) {
+  return t.app.inject({
+    method: route.method as "GET",
+    url: concrete(route.url),
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    ...(route.method === "GET" || route.method === "DELETE" ? {} : { payload: {} }),
+  });
+}
+
+describe("every route", () => {
+  it("is listed, and every project route names the scope it needs", () => {
+    const all = routes();
+    expect(all.length).toBeGreaterThan(20);
+    const unscoped = all.filter((route) => route.auth === "project" && route.scope === undefined);
+    expect(unscoped.map((route) => `${route.method} ${route.url}`)).toEqual([]);
+  });
+
+  it("refuses a request without credentials (project and admin routes)", async () => {
+    for (const route of routes().filter((r) => r.auth === "project" || r.auth === "admin")) {
+      const response = await send(route, undefined);
+      expect(response.statusCode, `${route.method} ${route.url}`).toBe(401);
+      expect(response.json().error.code).toBe("unauthorized");
+    }
+  });
+
+  it("refuses a wrong token, and a project key on admin routes", async () => {
+    for (const route of routes().filter((r) => r.auth === "project" || r.auth === "admin")) {
+      for (const token of ["cvk_not-a-key", "nonsense", ADMIN_TOKEN.slice(0, -1)]) {
+        const response = await send(route, token);
+        expect(response.statusCode, `${route.method} ${route.url} with ${token}`).toBe(401);
+      }
+      if (route.auth === "admin") {
+        const withKey = await send(route, owner.apiKey);
+        expect(withKey.statusCode, `${route.method} ${route.url} with an API key`).toBe(401);
+      }
+    }
+  });
+
+  it("answers another project's key with 404 (ids) or an empty list, never the owner's data", async () => {
+    for (const route of routes().filter((r) => r.auth === "project")) {
+      const response = await send(route, stranger.apiKey);
+      const where = `${route.method} ${route.url}`;
+      expect(response.statusCode, where).toBeLessThan(500);
+      if (route.url.includes(":id")) {
+        expect(response.statusCode, where).toBe(404);
+      } else if (route.method === "GET") {
+        expect(response.statusCode, where).toBe(200);
+        for (const id of Object.values(ids)) expect(response.body, where).not.toContain(id);
+      }
+    }
+  });
+
+  it("refuses a key that lacks the route's scope with 403 naming it", async () => {
+    for (const route of routes().filter((r) => r.auth === "project" && r.scope !== undefined)) {
+      const others = API_SCOPES.filter((scope) => scope !== route.scope);
+      const created = await t.app.inject({
+        method: "POST",
+        url: "/api/keys",
+        headers: auth(owner.apiKey),
+        payload: { name: `without ${route.scope}`, scopes: others },
+      });
+      expect(created.statusCode).toBe(201);
+      const response = await send(route, created.json().secret);
+      expect(response.statusCode, `${route.method} ${route.url}`).toBe(403);
+      expect(response.json().error).toMatchObject({ code: "forbidden", details: { scope: route.scope } });
+    }
+  });
+});
