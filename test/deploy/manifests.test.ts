@@ -98,6 +98,7 @@ const SAMPLE_VALUES: Record<string, string> = {
   MINIO_ROOT_PASSWORD: "minio-password",
   S3_ACCESS_KEY_ID: "access-key",
   S3_SECRET_ACCESS_KEY: "secret-key",
+  METRICS_TOKEN: "metrics-token-0123456789abcdef",
 };
 
 const INTERPOLATION = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}/g;
@@ -195,6 +196,29 @@ function containerEnv(container: Obj): Record<string, string> {
   return env;
 }
 
+/** The labels of an object (a pod template's: those its pods get). */
+function labelsOf(object: Obj): Record<string, string> {
+  const labels = obj(obj(object.metadata ?? {}, "metadata").labels ?? {}, "labels");
+  return Object.fromEntries(Object.entries(labels).map(([key, value]) => [key, String(value)]));
+}
+
+/** A Kubernetes label selector (matchLabels and matchExpressions) against a set of labels. */
+function selects(selector: Obj, labels: Record<string, string>): boolean {
+  for (const [key, value] of Object.entries(obj(selector.matchLabels ?? {}, "matchLabels"))) {
+    if (labels[key] !== String(value)) return false;
+  }
+  for (const expression of list(selector.matchExpressions)) {
+    const { key, operator, values } = obj(expression, "matchExpression");
+    const value = labels[String(key)];
+    const among = list(values).map(String);
+    if (operator === "In" && (value === undefined || !among.includes(value))) return false;
+    if (operator === "NotIn" && value !== undefined && among.includes(value)) return false;
+    if (operator === "Exists" && value === undefined) return false;
+    if (operator === "DoesNotExist" && value !== undefined) return false;
+  }
+  return true;
+}
+
 // ---- the tests --------------------------------------------------------------------------------
 
 describe("YAML", () => {
@@ -223,6 +247,8 @@ describe("YAML", () => {
       "HorizontalPodAutoscaler/conveyor-worker",
       "ScaledObject/conveyor-worker",
       "ConfigMap/prometheus-adapter",
+      "Secret/conveyor-metrics",
+      "PodMonitor/conveyor",
     ]) {
       expect(kinds).toContain(expected);
     }
@@ -371,16 +397,21 @@ describe("probes, ports and commands", () => {
     expect(list(obj(worker.healthcheck, "healthcheck").test).join(" ")).toContain(
       `http://127.0.0.1:${composePort}/metrics`,
     );
-    // The path is what the worker's metrics server serves.
+    // Both send METRICS_TOKEN, without which the metrics server refuses them.
+    expect(probe).toContain("process.env.METRICS_TOKEN");
+    expect(list(obj(worker.healthcheck, "healthcheck").test).join(" ")).toContain("process.env.METRICS_TOKEN");
+    // The path is what the worker's metrics server serves, to the probe's bearer token.
+    const token = SAMPLE_VALUES.METRICS_TOKEN;
     const server = await startMetricsServer({
       registry: new WorkerMetrics().registry,
       port: 0,
-      token: undefined,
+      token,
       logger: createLogger({ level: "silent" }),
     });
     try {
       expect(new URL(server.url).pathname).toBe("/metrics");
-      expect((await fetch(server.url)).status).toBe(200);
+      expect((await fetch(server.url, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      expect((await fetch(server.url)).status).toBe(401);
     } finally {
       await server.close();
     }
@@ -455,6 +486,93 @@ describe("shutdown and grace periods", () => {
     const api = obj(services.api, "api");
     const delayMs = Number(composeEnv(api).SHUTDOWN_READINESS_DELAY_MS ?? 0);
     expect(durationMs(String(api.stop_grace_period))).toBeGreaterThan(delayMs + 5000);
+  });
+});
+
+describe("metrics", () => {
+  const METRICS_SERVERS = ["conveyor-api", "conveyor-worker"] as const;
+
+  /** Whether a parsed environment lets a scraper in at all: GET /metrics is refused without either. */
+  function scrapeable(env: { METRICS_TOKEN?: string | undefined; METRICS_PUBLIC: boolean }): boolean {
+    return env.METRICS_TOKEN !== undefined || env.METRICS_PUBLIC;
+  }
+
+  /** The Secret and key a container's METRICS_TOKEN comes from (envFrom or secretKeyRef), if any. */
+  function metricsTokenSource(container: Obj): { name: string; key: string } | undefined {
+    for (const entry of list(container.env)) {
+      const variable = obj(entry, "env");
+      const ref = isObj(variable.valueFrom) ? variable.valueFrom.secretKeyRef : undefined;
+      if (variable.name === "METRICS_TOKEN" && isObj(ref)) return { name: String(ref.name), key: String(ref.key) };
+    }
+    for (const source of list(container.envFrom)) {
+      const ref = obj(source, "envFrom").secretRef;
+      if (!isObj(ref)) continue;
+      const secret = k8s("Secret", String(ref.name));
+      if (
+        "METRICS_TOKEN" in obj(secret.stringData ?? {}, "stringData") ||
+        "METRICS_TOKEN" in obj(secret.data ?? {}, "data")
+      )
+        return { name: String(ref.name), key: "METRICS_TOKEN" };
+    }
+    return undefined;
+  }
+
+  it("compose gives the API and every worker METRICS_TOKEN, from .env and required there", () => {
+    const variables = { ...Object.fromEntries(envFile(".env.example")), ...SAMPLE_VALUES };
+    const schemas = { api: apiEnvSchema, worker: workerEnvSchema };
+    for (const [name, schema] of Object.entries(schemas)) {
+      const raw = composeEnv(obj(services[name], name));
+      const env = schema.parse(
+        Object.fromEntries(Object.entries(raw).map(([key, value]) => [key, interpolate(value, variables)])),
+      );
+      expect(scrapeable(env), `${name}: GET /metrics would refuse every scrape`).toBe(true);
+      // The API's port is published on the host: a token, never METRICS_PUBLIC.
+      expect(env.METRICS_PUBLIC, name).toBe(false);
+      // A secret: substituted from .env, which compose refuses to start without, never a literal here.
+      expect(raw.METRICS_TOKEN, name).toMatch(/^\$\{METRICS_TOKEN:\?/);
+      expect(env.METRICS_TOKEN, name).toBe(SAMPLE_VALUES.METRICS_TOKEN);
+    }
+    expect(requiredInterpolations(read("docker-compose.prod.yml"))).toContain("METRICS_TOKEN");
+  });
+
+  it("k8s gives the API and the worker pods METRICS_TOKEN from a Secret", () => {
+    const schemas = { "conveyor-api": apiEnvSchema, "conveyor-worker": workerEnvSchema };
+    for (const name of METRICS_SERVERS) {
+      const container = firstContainer(k8s("Deployment", name));
+      const env = schemas[name].parse(containerEnv(container));
+      expect(scrapeable(env), `${name}: GET /metrics would refuse every scrape`).toBe(true);
+      expect(metricsTokenSource(container), `${name}: METRICS_TOKEN from a Secret`).toBeDefined();
+      expect(list(container.env).map((e) => obj(e, "env").name)).not.toContain("METRICS_PUBLIC");
+    }
+    // The worker's Secret holding it is not one holding ADMIN_TOKEN (checked under worker isolation).
+    const source = metricsTokenSource(firstContainer(k8s("Deployment", "conveyor-api")));
+    expect(source).toEqual(metricsTokenSource(firstContainer(k8s("Deployment", "conveyor-worker"))));
+  });
+
+  it("Prometheus gets the same token: a PodMonitor scrapes each metrics port with it as a bearer token", () => {
+    const spec = obj(k8s("PodMonitor", "conveyor").spec, "spec");
+    const endpoints = list(spec.podMetricsEndpoints).map((e) => obj(e, "podMetricsEndpoint"));
+    const ports: Record<(typeof METRICS_SERVERS)[number], string> = {
+      "conveyor-api": "http",
+      "conveyor-worker": "metrics",
+    };
+    for (const name of METRICS_SERVERS) {
+      const deployment = k8s("Deployment", name);
+      const container = firstContainer(deployment);
+      const labels = labelsOf(obj(obj(deployment.spec, "spec").template, "template"));
+      expect(selects(obj(spec.selector, "selector"), labels), `the PodMonitor selects ${name}'s pods`).toBe(true);
+      const portName = ports[name];
+      expect(
+        list(container.ports).map((p) => obj(p, "port").name),
+        name,
+      ).toContain(portName);
+      const endpoint = endpoints.find((e) => e.port === portName);
+      expect(endpoint, `an endpoint on ${name}'s port ${portName}`).toBeDefined();
+      expect(endpoint?.path ?? "/metrics").toBe("/metrics");
+      const authorization = obj(endpoint?.authorization, `${portName}.authorization`);
+      expect(authorization.type ?? "Bearer").toBe("Bearer");
+      expect(obj(authorization.credentials, "credentials")).toEqual(metricsTokenSource(container));
+    }
   });
 });
 
@@ -575,28 +693,6 @@ describe("worker isolation", () => {
     ...labelsOf(k8s("Namespace", NAMESPACE)),
     "kubernetes.io/metadata.name": NAMESPACE,
   };
-
-  function labelsOf(object: Obj): Record<string, string> {
-    const labels = obj(obj(object.metadata ?? {}, "metadata").labels ?? {}, "labels");
-    return Object.fromEntries(Object.entries(labels).map(([key, value]) => [key, String(value)]));
-  }
-
-  /** A Kubernetes label selector (matchLabels and matchExpressions) against a set of labels. */
-  function selects(selector: Obj, labels: Record<string, string>): boolean {
-    for (const [key, value] of Object.entries(obj(selector.matchLabels ?? {}, "matchLabels"))) {
-      if (labels[key] !== String(value)) return false;
-    }
-    for (const expression of list(selector.matchExpressions)) {
-      const { key, operator, values } = obj(expression, "matchExpression");
-      const value = labels[String(key)];
-      const among = list(values).map(String);
-      if (operator === "In" && (value === undefined || !among.includes(value))) return false;
-      if (operator === "NotIn" && value !== undefined && among.includes(value)) return false;
-      if (operator === "Exists" && value === undefined) return false;
-      if (operator === "DoesNotExist" && value !== undefined) return false;
-    }
-    return true;
-  }
 
   /** The keys of a Secret in k8s/; a Secret the manifests do not hold cannot be checked. */
   function secretKeys(name: string): string[] {
