@@ -150,14 +150,17 @@ describe("per-project quotas", () => {
   it("with maxConcurrentRuns 1 and two workers, a project's backlog never runs two at once, while another project's runs proceed", {
     timeout: 180_000,
   }, async () => {
-    const workerEnv = { ...settings, WORKER_CONCURRENCY: "2" };
-    const portA = await freePort();
-    const portB = await freePort();
-    await Promise.all([
-      stack.startWorker("w-adm-a", { ...workerEnv, WORKER_METRICS_PORT: String(portA) }),
-      stack.startWorker("w-adm-b", { ...workerEnv, WORKER_METRICS_PORT: String(portB) }),
+    const workerEnv = { ...settings, WORKER_CONCURRENCY: "2", WORKER_METRICS_PORT: "0" };
+    // Port 0: each worker's metrics server takes a free port and logs it (no race for a port).
+    const workers = await Promise.all([
+      stack.startWorker("w-adm-a", workerEnv),
+      stack.startWorker("w-adm-b", workerEnv),
     ]);
-    workerMetrics = [`http://127.0.0.1:${portA}/metrics`, `http://127.0.0.1:${portB}/metrics`];
+    workerMetrics = workers.map((worker) => {
+      const port = /"port":(\d+),"msg":"worker metrics listening"/.exec(worker.output())?.[1];
+      if (port === undefined) throw new Error(`${worker.name} logged no metrics port`);
+      return `http://127.0.0.1:${port}/metrics`;
+    });
     // Earlier tests left quick runs queued at the default priority: these go first (priority 1).
     const solo = await project("solo", { maxConcurrentRuns: 1, maxQueuedRuns: 100 });
     const other = await project("other");
