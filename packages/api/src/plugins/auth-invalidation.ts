@@ -37,13 +37,29 @@ export class AuthInvalidation {
   /** Tells every replica (this one included) to forget a key. */
   async key(keyHash: string): Promise<void> {
     this.handlers.key(keyHash);
-    await this.redis.publish(authInvalidationChannel(this.prefix), `key:${keyHash}`);
+    await this.#publish(`key:${keyHash}`);
   }
 
   /** Tells every replica (this one included) to forget what it remembers of a project. */
   async project(projectId: string): Promise<void> {
     this.handlers.project(projectId);
-    await this.redis.publish(authInvalidationChannel(this.prefix), `project:${projectId}`);
+    await this.#publish(`project:${projectId}`);
+  }
+
+  /**
+   * Best effort: the change is already in Postgres, so without Redis the other replicas still
+   * learn it when their cached entry expires (API_KEY_CACHE_TTL_MS).
+   */
+  async #publish(message: string): Promise<void> {
+    try {
+      if (this.redis.status !== "ready") throw new Error(`Redis connection is ${this.redis.status}`);
+      await this.redis.publish(authInvalidationChannel(this.prefix), message);
+    } catch (error) {
+      this.logger.warn(
+        { err: error },
+        "could not tell other API replicas to forget a key or project (Redis); they will within the cache TTL",
+      );
+    }
   }
 
   close(): void {

@@ -5,7 +5,9 @@ import type { Redis } from "ioredis";
  * Failed authentication, counted per client address in Redis (so every API replica sees the same
  * count): past half the limit each further failure is answered more slowly, and past the limit
  * the address is refused (`429 auth_throttled`) for `lockoutMs`, whatever it sends. Logged once
- * per lockout, not once per attempt.
+ * per lockout, not once per attempt. While Redis cannot answer, the throttle steps aside (fails
+ * open, with a warning at most every 10 s): authentication itself must keep working, as the rest of
+ * the request path does without Redis (a run is still accepted and enqueued later).
  */
 export interface AuthThrottleOptions {
   redis: Redis;
@@ -27,9 +29,28 @@ const MAX_DELAY_MS = 2000;
 
 export class AuthThrottle {
   readonly #options: AuthThrottleOptions;
+  #lastWarning = 0;
 
   constructor(options: AuthThrottleOptions) {
     this.#options = options;
+  }
+
+  /**
+   * `call`'s answer, or `fallback` when Redis fails (warned about at most every 10 s). While the
+   * connection is down it is not even tried: a queued command would hold the request for as long
+   * as the client keeps retrying.
+   */
+  async #orElse<T>(fallback: T, call: () => Promise<T>): Promise<T> {
+    try {
+      if (this.#options.redis.status !== "ready") throw new Error(`Redis connection is ${this.#options.redis.status}`);
+      return await call();
+    } catch (error) {
+      if (Date.now() - this.#lastWarning > 10_000) {
+        this.#lastWarning = Date.now();
+        this.#options.logger.warn({ err: error }, "failed-authentication throttle unavailable (Redis); not throttling");
+      }
+      return fallback;
+    }
   }
 
   #failKey(address: string): string {
@@ -42,8 +63,7 @@ export class AuthThrottle {
 
   /** Milliseconds `address` stays locked out, or 0 when it may try. */
   async lockedFor(address: string): Promise<number> {
-    const ttl = await this.#options.redis.pttl(this.#lockKey(address));
-    return Math.max(ttl, 0);
+    return this.#orElse(0, async () => Math.max(await this.#options.redis.pttl(this.#lockKey(address)), 0));
   }
 
   /**
@@ -51,6 +71,10 @@ export class AuthThrottle {
    * the address is now locked out (0: not locked).
    */
   async fail(address: string): Promise<number> {
+    return this.#orElse(0, () => this.#count(address));
+  }
+
+  async #count(address: string): Promise<number> {
     const { redis, limit, windowMs, lockoutMs } = this.#options;
     const key = this.#failKey(address);
     const [[, countRaw] = [], [, ttlRaw] = []] = (await redis.multi().incr(key).pttl(key).exec()) ?? [];

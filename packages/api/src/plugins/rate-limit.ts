@@ -63,6 +63,9 @@ export async function registerRateLimits(
     hook: "preParsing",
     enableDraftSpec: true,
     skipOnError: true,
+    // While the connection is down, requests are not held behind a command that can only time
+    // out: they go through unlimited until Redis is back.
+    allowList: () => deps.redis.status !== "ready",
     keyGenerator: owner,
     errorResponseBuilder: (request, context) => {
       const budget = request.routeOptions.config?.rateLimit;
