@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { type EgressPolicy, egressPolicyFromEnv, flushLoggerSync } from "@conveyor/core";
+import { type EgressPolicy, egressPolicyFromEnv, flushLogger } from "@conveyor/core";
 import type { DbHandle } from "@conveyor/db";
 import type { ArtifactStore } from "@conveyor/runner/artifacts";
 import swagger from "@fastify/swagger";
@@ -235,11 +235,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerGetRecording(app, { db: options.db });
   registerDeleteRecording(app, { db: options.db });
   const failpoints = new Set(options.failpoints ?? []);
-  const failpoint = (name: string) => {
+  const failpoint = async (name: string): Promise<void> => {
     if (!failpoints.has(name)) return;
     options.logger.warn({ failpoint: name }, "fail point reached: crashing on purpose");
-    flushLoggerSync(options.logger);
+    await flushLogger(options.logger);
     process.kill(process.pid, "SIGKILL");
+    // Never resolves: the request must not go on to what the fail point stands in front of.
+    await new Promise(() => {});
   };
   registerCreateRun(app, {
     db: options.db,

@@ -1,6 +1,7 @@
 /**
  * Logs go to stdout asynchronously; these check, with real processes, that nothing logged is lost
- * when the process exits, and that `flushLoggerSync` writes everything out before a SIGKILL.
+ * when the process exits, and that `flushLogger` writes everything out before a SIGKILL, a single line logged while
+ * stdout was idle included (its write is already with the thread pool when the kill comes).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -17,7 +18,7 @@ function runScript(name: string, body: string): Promise<{ stdout: string; signal
   const file = join(dir, `${name}.ts`);
   writeFileSync(
     file,
-    `import { createLogger, flushLoggerSync } from ${JSON.stringify(LOGGER)};\nconst log = createLogger({ level: "info" });\nvoid flushLoggerSync;\n${body}\n`,
+    `import { createLogger, flushLogger } from ${JSON.stringify(LOGGER)};\nconst log = createLogger({ level: "info" });\nvoid flushLogger;\nvoid (async () => {\n${body}\n})();\n`,
   );
   const child = spawn(process.execPath, ["--import", "tsx", file], { stdio: ["ignore", "pipe", "inherit"] });
   let stdout = "";
@@ -40,12 +41,29 @@ describe("createLogger (stdout, asynchronous)", () => {
     expect(stdout).toContain(`"i":${LINES - 1}`);
   });
 
-  it("flushLoggerSync writes everything out before a SIGKILL", async () => {
+  it("flushLogger writes everything out before a SIGKILL", async () => {
     const { stdout, signal } = await runScript(
       "kill",
-      `for (let i = 0; i < ${LINES}; i++) log.info({ i }, "line");\nflushLoggerSync(log);\nprocess.kill(process.pid, "SIGKILL");`,
+      `for (let i = 0; i < ${LINES}; i++) log.info({ i }, "line");\nawait flushLogger(log);\nprocess.kill(process.pid, "SIGKILL");`,
     );
     expect(signal).toBe("SIGKILL");
     expect(countLines(stdout)).toBe(LINES);
+  });
+
+  it("flushLogger writes out a single line logged while stdout was idle, before a SIGKILL", async () => {
+    // One line, written at once by the thread pool: nothing is left for a synchronous flush, and
+    // killing straight away lost the line now and then. Twenty processes, every one must print it.
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, n) =>
+        runScript(
+          `one-${n}`,
+          `await new Promise((r) => setTimeout(r, 50));\nlog.warn("last words");\nawait flushLogger(log);\nprocess.kill(process.pid, "SIGKILL");`,
+        ),
+      ),
+    );
+    for (const { stdout, signal } of results) {
+      expect(signal).toBe("SIGKILL");
+      expect(stdout).toContain('"msg":"last words"');
+    }
   });
 });

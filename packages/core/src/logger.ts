@@ -60,11 +60,24 @@ export function createLogger(options: LoggerOptions): Logger {
   return pino(common, options.destination ?? pino.destination({ dest: 1, sync: false }));
 }
 
-/** Writes out what `logger` still holds (before a deliberate SIGKILL, say). */
-export function flushLoggerSync(logger: Logger): void {
-  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
-    | { flushSync?: () => void }
-    | undefined;
+interface SonicBoomLike {
+  flushSync?: () => void;
+  /** sonic-boom: an asynchronous write is in flight (its bytes are with the thread pool). */
+  _writing?: boolean;
+}
+
+/**
+ * Writes out what `logger` still holds, including a write already in flight, before a deliberate
+ * SIGKILL (a test fail point, say). `flushSync` alone is not enough: a line logged while stdout
+ * was idle is handed to the thread pool at once, `flushSync` has nothing left to write, and a
+ * kill right after can beat the thread pool's `write(2)`. So this waits (up to `timeoutMs`) until
+ * no write is in flight (in order: the in-flight write chains the queued ones), then writes
+ * whatever is still queued synchronously.
+ */
+export async function flushLogger(logger: Logger, timeoutMs = 2_000): Promise<void> {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as SonicBoomLike | undefined;
+  const deadline = Date.now() + timeoutMs;
+  while (stream?._writing && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
   try {
     stream?.flushSync?.();
   } catch {

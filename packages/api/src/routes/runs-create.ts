@@ -78,7 +78,7 @@ export interface CreateRunDeps {
   /** Each project's admission limits (queued runs, priority, recording size). */
   projectLimits: ProjectLimitsCache;
   /** Test-only crash points (FAILPOINTS). */
-  failpoint?: (name: string) => void;
+  failpoint?: (name: string) => Promise<void>;
   defaults: { runTimeoutMs: number; actionTimeoutMs: number; maxAttempts: number };
 }
 
@@ -169,7 +169,7 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
 
       // The committed `queued` row is the promise; the job is how it gets delivered. If this
       // process dies here or Redis refuses the job, a worker's reconciler enqueues it later.
-      deps.failpoint?.("api.after-commit-before-enqueue");
+      await deps.failpoint?.("api.after-commit-before-enqueue");
       await enqueueOrLeaveToReconciler(deps.queue, run, request.log);
       return reply.code(202).header("location", `/api/runs/${run.id}`).send(runView(run));
     },
