@@ -19,10 +19,12 @@ function matching<T extends Sample>(samples: T[], labels: Record<string, string>
 }
 
 export class Scrape {
-  constructor(
-    readonly text: string,
-    readonly families: PromMetrics,
-  ) {}
+  readonly text: string;
+  readonly families: PromMetrics;
+  constructor(text: string, families: PromMetrics) {
+    this.text = text;
+    this.families = families;
+  }
 
   has(name: string): boolean {
     return name in this.families;

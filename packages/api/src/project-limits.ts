@@ -25,12 +25,16 @@ export function effectiveLimits(own: ProjectLimitsRow, defaults: ProjectLimits):
 export class ProjectLimitsCache {
   readonly #entries = new Map<string, { limits: ProjectLimits; expiresAt: number }>();
 
-  constructor(
-    private readonly db: Db,
-    private readonly defaults: ProjectLimits,
-    private readonly ttlMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+  private readonly db: Db;
+  private readonly defaults: ProjectLimits;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+  constructor(db: Db, defaults: ProjectLimits, ttlMs: number, now: () => number = Date.now) {
+    this.db = db;
+    this.defaults = defaults;
+    this.ttlMs = ttlMs;
+    this.now = now;
+  }
 
   async get(projectId: string): Promise<ProjectLimits> {
     const entry = this.#entries.get(projectId);

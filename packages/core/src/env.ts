@@ -133,8 +133,10 @@ export function redactUrl(raw: string): string {
 
 /** Thrown by {@link parseEnv}: `problems` has one line per bad variable. */
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
+  readonly problems: string[];
+  constructor(problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.problems = problems;
     this.name = "ConfigError";
   }
 }

@@ -26,12 +26,10 @@ export class RunError extends Error {
   /** A finer code within the kind, when there is one. */
   readonly code: RunErrorCode | undefined;
 
-  constructor(
-    readonly kind: ErrorKind,
-    message: string,
-    options?: { cause?: unknown; code?: RunErrorCode },
-  ) {
+  readonly kind: ErrorKind;
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown; code?: RunErrorCode }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.kind = kind;
     this.name = "RunError";
     this.code = options?.code;
   }
@@ -90,12 +88,12 @@ export const API_ERROR_STATUS = {
 export type ApiErrorCode = keyof typeof API_ERROR_STATUS;
 
 export class ApiError extends Error {
-  constructor(
-    readonly code: ApiErrorCode,
-    message: string,
-    readonly details?: unknown,
-  ) {
+  readonly code: ApiErrorCode;
+  readonly details?: unknown;
+  constructor(code: ApiErrorCode, message: string, details?: unknown) {
     super(message);
+    this.code = code;
+    this.details = details;
     this.name = "ApiError";
   }
 

@@ -10,10 +10,12 @@ export class ShutdownManager {
   private started = false;
   private readonly listeners: { signal: NodeJS.Signals; listener: () => void }[] = [];
 
-  constructor(
-    private readonly logger: Logger,
-    private readonly exit: (code: number) => void = (code) => process.exit(code),
-  ) {}
+  private readonly logger: Logger;
+  private readonly exit: (code: number) => void;
+  constructor(logger: Logger, exit: (code: number) => void = (code) => process.exit(code)) {
+    this.logger = logger;
+    this.exit = exit;
+  }
 
   get shuttingDown(): boolean {
     return this.started;

@@ -38,22 +38,24 @@ export interface EgressResponse {
 /** The policy refused the destination; nothing was sent. */
 export class EgressBlockedError extends Error {
   readonly code = "blocked_by_policy";
-  constructor(
-    readonly url: string,
-    readonly rule: string,
-  ) {
+  readonly url: string;
+  readonly rule: string;
+  constructor(url: string, rule: string) {
     super(`Blocked by the egress policy: ${url} (${rule})`);
+    this.url = url;
+    this.rule = rule;
     this.name = "EgressBlockedError";
   }
 }
 
 /** The destination is allowed but did not answer (DNS, connect, timeout, reset). */
 export class EgressUnreachableError extends Error {
-  constructor(
-    readonly url: string,
-    readonly reason: string,
-  ) {
+  readonly url: string;
+  readonly reason: string;
+  constructor(url: string, reason: string) {
     super(`Could not reach ${url}: ${reason}`);
+    this.url = url;
+    this.reason = reason;
     this.name = "EgressUnreachableError";
   }
 }

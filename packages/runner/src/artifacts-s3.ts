@@ -46,11 +46,10 @@ const DELETE_BATCH = 1000;
 
 /** Thrown by {@link S3ArtifactStore.sweep} when the server refused to delete some objects. */
 export class ArtifactSweepError extends Error {
-  constructor(
-    readonly failed: number,
-    firstProblem: string,
-  ) {
+  readonly failed: number;
+  constructor(failed: number, firstProblem: string) {
     super(`the store refused to delete ${failed} object(s); first: ${firstProblem}`);
+    this.failed = failed;
     this.name = "ArtifactSweepError";
   }
 }

@@ -28,11 +28,10 @@ export interface SweepOptions {
 }
 
 export class InvalidArtifactKeyError extends Error {
-  constructor(
-    readonly key: string,
-    reason: string,
-  ) {
+  readonly key: string;
+  constructor(key: string, reason: string) {
     super(`Invalid artifact key ${JSON.stringify(key.slice(0, 200))}: ${reason}`);
+    this.key = key;
     this.name = "InvalidArtifactKeyError";
   }
 }

@@ -33,7 +33,10 @@ export class ArtifactSweeper {
   private running: Promise<unknown> | undefined;
   private readonly abort = new AbortController();
 
-  constructor(private readonly options: ArtifactSweeperOptions) {}
+  private readonly options: ArtifactSweeperOptions;
+  constructor(options: ArtifactSweeperOptions) {
+    this.options = options;
+  }
 
   start(): void {
     if (this.options.retentionDays <= 0) return;

@@ -38,7 +38,10 @@ export class Heartbeat {
   private readonly startedAt = new Date();
   private writing: Promise<void> | undefined;
 
-  constructor(private readonly options: HeartbeatOptions) {}
+  private readonly options: HeartbeatOptions;
+  constructor(options: HeartbeatOptions) {
+    this.options = options;
+  }
 
   /** Writes the first heartbeat now (so the worker is listed once it is ready), then every interval. */
   async start(): Promise<void> {

@@ -47,7 +47,9 @@ export class Reconciler {
   private running: Promise<unknown> | undefined;
   private stopped = false;
 
-  constructor(private readonly options: ReconcilerOptions) {
+  private readonly options: ReconcilerOptions;
+  constructor(options: ReconcilerOptions) {
+    this.options = options;
     this.queue = new Queue(RUNS_QUEUE, { connection: options.connection, prefix: options.prefix });
   }
 

@@ -59,7 +59,9 @@ export class RunWorker {
   readonly worker: Worker;
   private readonly active = new Map<string, AbortController>();
 
-  constructor(private readonly options: RunWorkerOptions) {
+  private readonly options: RunWorkerOptions;
+  constructor(options: RunWorkerOptions) {
+    this.options = options;
     const processor = createRunProcessor({
       db: options.db,
       pool: options.pool,

@@ -56,7 +56,10 @@ export class WorkerStats implements RunObserver {
   /** The last attempts, newest last: true when one ended in an infrastructure error. */
   private readonly recent: boolean[] = [];
 
-  constructor(private readonly clock: () => Date = () => new Date()) {}
+  private readonly clock: () => Date;
+  constructor(clock: () => Date = () => new Date()) {
+    this.clock = clock;
+  }
 
   attemptEnded(end: AttemptEnd): void {
     this.processed += 1;

@@ -20,15 +20,24 @@ export class ApiKeyCache {
   readonly #unknown = new Map<string, number>();
   readonly #inFlight = new Map<string, Promise<ApiKeyRecord | null>>();
 
+  private readonly ttlMs: number;
+  private readonly unknownTtlMs;
+  private readonly maxEntries;
+  private readonly now: () => number;
   constructor(
     /** How long a usable key is trusted, ms; 0 disables remembering keys. */
-    private readonly ttlMs: number,
+    ttlMs: number,
     /** How long a hash that matches no key is remembered, ms. Default 30000. */
-    private readonly unknownTtlMs = 30_000,
+    unknownTtlMs = 30_000,
     /** Bound on remembered keys of each kind. Default 10000. */
-    private readonly maxEntries = 10_000,
-    private readonly now: () => number = Date.now,
-  ) {}
+    maxEntries = 10_000,
+    now: () => number = Date.now,
+  ) {
+    this.ttlMs = ttlMs;
+    this.unknownTtlMs = unknownTtlMs;
+    this.maxEntries = maxEntries;
+    this.now = now;
+  }
 
   /** The remembered usable key of `keyHash`, while fresh; undefined otherwise (no lookup). */
   peek(keyHash: string): ApiKeyRecord | undefined {

@@ -13,12 +13,21 @@ export function authInvalidationChannel(prefix: string): string {
 export class AuthInvalidation {
   #subscriber: Redis | undefined;
 
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly logger: Logger;
+  private readonly handlers: { key(keyHash: string): void; project(projectId: string): void };
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-    private readonly logger: Logger,
-    private readonly handlers: { key(keyHash: string): void; project(projectId: string): void },
-  ) {}
+    redis: Redis,
+    prefix: string,
+    logger: Logger,
+    handlers: { key(keyHash: string): void; project(projectId: string): void },
+  ) {
+    this.redis = redis;
+    this.prefix = prefix;
+    this.logger = logger;
+    this.handlers = handlers;
+  }
 
   async start(): Promise<void> {
     const subscriber = this.redis.duplicate();

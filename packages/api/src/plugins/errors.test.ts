@@ -24,11 +24,10 @@ describe("redactErrorMessage", () => {
 
 describe("sqlStateOf and isInputDataError", () => {
   class PostgresError extends Error {
-    constructor(
-      message: string,
-      readonly code: string,
-    ) {
+    readonly code: string;
+    constructor(message: string, code: string) {
       super(message);
+      this.code = code;
     }
   }
 

@@ -11,13 +11,22 @@ export class KeyUsage {
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
+  private readonly db: Db;
+  private readonly logger: Logger;
+  private readonly flushIntervalMs;
+  private readonly now: () => Date;
   constructor(
-    private readonly db: Db,
-    private readonly logger: Logger,
+    db: Db,
+    logger: Logger,
     /** How often uses are written, ms. Default 10000. */
-    private readonly flushIntervalMs = 10_000,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
+    flushIntervalMs = 10_000,
+    now: () => Date = () => new Date(),
+  ) {
+    this.db = db;
+    this.logger = logger;
+    this.flushIntervalMs = flushIntervalMs;
+    this.now = now;
+  }
 
   start(): void {
     this.#timer = setInterval(() => void this.flush(), this.flushIntervalMs);

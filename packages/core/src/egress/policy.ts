@@ -48,11 +48,10 @@ export interface EgressEntry {
 }
 
 export class EgressEntryError extends Error {
-  constructor(
-    readonly entry: string,
-    message: string,
-  ) {
+  readonly entry: string;
+  constructor(entry: string, message: string) {
     super(message);
+    this.entry = entry;
     this.name = "EgressEntryError";
   }
 }

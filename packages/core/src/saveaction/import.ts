@@ -312,11 +312,13 @@ class Converter {
   /** Source actions by their index in the export. */
   private readonly byIndex = new Map<number, Parsed>();
 
-  constructor(
-    private readonly source: SaveActionRecording,
-    private readonly parsed: Parsed[],
-    private readonly warnings: ImportWarning[],
-  ) {
+  private readonly source: SaveActionRecording;
+  private readonly parsed: Parsed[];
+  private readonly warnings: ImportWarning[];
+  constructor(source: SaveActionRecording, parsed: Parsed[], warnings: ImportWarning[]) {
+    this.source = source;
+    this.parsed = parsed;
+    this.warnings = warnings;
     this.startUrl = source.url?.trim() || this.firstActionUrl();
     for (const entry of parsed) this.byIndex.set(entry.kind === "known" ? entry.value.index : entry.index, entry);
   }

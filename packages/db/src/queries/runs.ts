@@ -56,8 +56,10 @@ export interface CreateRunInput {
 
 /** The project already has `maxQueuedRuns` runs queued: the run was not created. */
 export class QueueFullError extends Error {
-  constructor(readonly maxQueuedRuns: number) {
+  readonly maxQueuedRuns: number;
+  constructor(maxQueuedRuns: number) {
     super(`This project already has ${maxQueuedRuns} runs queued (its maxQueuedRuns)`);
+    this.maxQueuedRuns = maxQueuedRuns;
     this.name = "QueueFullError";
   }
 }
