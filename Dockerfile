@@ -1,13 +1,14 @@
 # syntax=docker/dockerfile:1
 #
 # One image for every Conveyor process. The default command is the HTTP API; run a worker with
-# `command: ["node", "--import", "tsx", "packages/worker/src/bin/worker.ts"]` and the migrations
-# with `packages/db/src/bin/migrate.ts` (see docker-compose.prod.yml and k8s/).
+# `command: ["node", "packages/worker/src/bin/worker.ts"]` and the migrations with
+# `packages/db/src/bin/migrate.ts` (see docker-compose.prod.yml and k8s/).
 #
-# TypeScript runs through tsx (a runtime dependency): there is no build step, so the image is the
-# production dependencies plus the sources.
+# Node 24 runs the TypeScript sources itself (type stripping: the sources use erasable syntax
+# only, tsconfig's erasableSyntaxOnly), so there is no build step and no transpiler in the image:
+# it is the production dependencies plus the sources.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- deps: production node_modules, from the lockfile only --------------------------------------
 FROM ${NODE_IMAGE} AS deps
@@ -18,6 +19,7 @@ RUN npm install -g pnpm@10.34.9 && npm cache clean --force
 # Manifests first, so the install layer is rebuilt only when dependencies change.
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
 COPY packages/api/package.json packages/api/package.json
+COPY packages/artifacts/package.json packages/artifacts/package.json
 COPY packages/cli/package.json packages/cli/package.json
 COPY packages/core/package.json packages/core/package.json
 COPY packages/db/package.json packages/db/package.json
@@ -63,4 +65,4 @@ RUN revision="$(node -e 'const path = require("node:path"); const dir = path.dir
 USER node
 EXPOSE 3000
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "--import", "tsx", "packages/api/src/bin/server.ts"]
+CMD ["node", "packages/api/src/bin/server.ts"]

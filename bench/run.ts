@@ -20,12 +20,22 @@ import type { BenchContext, Measure } from "./lib/measure.ts";
 import { ROOT, runCleanups, writeProcessOutputTo } from "./lib/processes.ts";
 import { type MeasureResult, machineInfo, writeResult } from "./lib/results.ts";
 import { browserMeasure } from "./measures/browser.ts";
+import { cancelMeasure } from "./measures/cancel.ts";
 import { enqueueMeasure } from "./measures/enqueue.ts";
 import { growthMeasure } from "./measures/growth.ts";
 import { memoryMeasure } from "./measures/memory.ts";
 import { pipelineMeasure } from "./measures/pipeline.ts";
+import { recoveryMeasure } from "./measures/recovery.ts";
 
-const MEASURES: readonly Measure[] = [enqueueMeasure, pipelineMeasure, browserMeasure, memoryMeasure, growthMeasure];
+const MEASURES: readonly Measure[] = [
+  enqueueMeasure,
+  pipelineMeasure,
+  browserMeasure,
+  memoryMeasure,
+  growthMeasure,
+  cancelMeasure,
+  recoveryMeasure,
+];
 
 function parseArgs(argv: readonly string[]): { smoke: boolean; only: string[] | null } {
   let smoke = false;

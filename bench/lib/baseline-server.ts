@@ -1,7 +1,8 @@
 /**
  * The enqueue baseline: a bare Fastify route that does what POST /api/runs must do at minimum —
- * one INSERT into Postgres and one BullMQ `add` — with no auth, validation, event row or
- * idempotency. Its own process, like the API, so autocannon does not share its event loop.
+ * store the request body as jsonb (one INSERT) and one BullMQ `add` with `removeOnComplete` —
+ * with no logger, auth, validation, event row or idempotency. Its own process, like the API, so
+ * autocannon does not share its event loop.
  *
  * Env: DATABASE_URL, REDIS_URL, QUEUE_PREFIX, PORT. Prints "baseline listening" when ready.
  */
@@ -32,7 +33,7 @@ const app = Fastify();
 app.post("/baseline/runs", async (request, reply) => {
   const id = randomUUID();
   await sql`insert into bench_baseline_runs (id, payload) values (${id}, ${sql.json(request.body as never)})`;
-  await queue.add("run", { runId: id, projectId: "bench" }, { jobId: id });
+  await queue.add("run", { runId: id, projectId: "bench" }, { jobId: id, removeOnComplete: true });
   return reply.code(202).send({ id });
 });
 await app.listen({ port: env.port, host: "127.0.0.1" });

@@ -3,7 +3,7 @@
  * with generate_series), and Redis memory per queued run: jobs added with the API's job options,
  * measured, then drained by a noop worker to see what the retention settings leave behind.
  */
-import { RUNS_QUEUE, runJobOptions } from "@conveyor/core";
+import { buildJob, enqueueBuilt, RUNS_QUEUE } from "@conveyor/core";
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { type BenchStack, startBenchStack } from "../lib/conveyor.ts";
@@ -65,11 +65,18 @@ async function redisPerJob(redisUrl: string, prefix: string, jobs: number) {
     const policy = { attempts: 3, backoffMs: 1000 };
     const usedBefore = await usedMemory(redis);
     for (let i = 0; i < jobs; i += 500) {
-      await queue.addBulk(
-        Array.from({ length: Math.min(500, jobs - i) }, (_, k) => {
-          const runId = `run_bench${String(i + k).padStart(17, "0")}`;
-          return { name: "run", data: { runId, projectId: "prj_bench" }, opts: runJobOptions(runId, 5, policy) };
-        }),
+      await enqueueBuilt(
+        queue,
+        Array.from({ length: Math.min(500, jobs - i) }, (_, k) =>
+          buildJob(
+            "run",
+            { runId: `run_bench${String(i + k).padStart(17, "0")}`, projectId: "prj_bench" },
+            {
+              priority: 5,
+              policy,
+            },
+          ),
+        ),
       );
     }
     const queued = await sumKeyMemory(redis, `${prefix}:*`);

@@ -10,10 +10,11 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { BlockList, isIP } from "node:net";
 import path from "node:path";
-import { commonEnvShape, createLogger } from "@conveyor/core";
+import { commonEnvShape, createLogger, RUNS_QUEUE } from "@conveyor/core";
 import { describe, expect, it } from "vitest";
 import { type Document, parseAllDocuments } from "yaml";
 import { apiEnvSchema, apiEnvShape } from "../../packages/api/src/env.ts";
+import { createApiMetrics, type MetricsDeps } from "../../packages/api/src/plugins/metrics.ts";
 import { registerHealth } from "../../packages/api/src/routes/health.ts";
 import { startEnvSchema } from "../../packages/cli/src/env.ts";
 import { workerEnvSchema, workerEnvShape } from "../../packages/worker/src/env.ts";
@@ -447,10 +448,12 @@ describe("probes, ports and commands", () => {
     commands.push(JSON.parse(dockerCmd ?? "[]") as string[]);
     expect(commands.length).toBeGreaterThanOrEqual(5);
     for (const command of commands) {
-      expect(command.slice(0, 3), command.join(" ")).toEqual(["node", "--import", "tsx"]);
-      expect(existsSync(path.join(ROOT, command[3] ?? "")), command.join(" ")).toBe(true);
+      // Node 24 runs the sources itself (type stripping): no loader, no transpiler in the image.
+      expect(command[0], command.join(" ")).toBe("node");
+      expect(command[1], command.join(" ")).toMatch(/^packages\/.*\.ts$/);
+      expect(existsSync(path.join(ROOT, command[1] ?? "")), command.join(" ")).toBe(true);
     }
-    expect(commands.map((c) => c[3])).toEqual(
+    expect(commands.map((c) => c[1])).toEqual(
       expect.arrayContaining([
         "packages/api/src/bin/server.ts",
         "packages/worker/src/bin/worker.ts",
@@ -587,33 +590,89 @@ describe("Redis", () => {
 });
 
 describe("autoscaling", () => {
-  it("the HPA scales the worker Deployment on the external metric conveyor_queue_backlog", () => {
+  /** What the worker Deployment runs per pod: the slots one pod adds. */
+  const workerConcurrency = () =>
+    workerEnvSchema.parse(containerEnv(firstContainer(k8s("Deployment", "conveyor-worker")))).WORKER_CONCURRENCY;
+  /** The series the API publishes (names only: nothing is collected, no connection is used). */
+  const apiSeries = createApiMetrics({} as MetricsDeps).registry;
+
+  it("the HPA scales the worker Deployment on the demand (queued + running) per worker slot", () => {
     const spec = obj(k8s("HorizontalPodAutoscaler", "conveyor-worker").spec, "spec");
     expect(k8s("HorizontalPodAutoscaler").apiVersion).toBe("autoscaling/v2");
     expect(obj(spec.scaleTargetRef, "scaleTargetRef")).toMatchObject({ kind: "Deployment", name: "conveyor-worker" });
     expect(spec.minReplicas).toBe(2);
     expect(spec.maxReplicas).toBe(20);
-    const metric = obj(list(spec.metrics)[0], "metric");
+    const metrics = list(spec.metrics).map((m) => obj(m, "metric"));
+    // One metric: with a second (the backlog, say) the HPA takes the larger, and that is not the point.
+    expect(metrics.length).toBe(1);
+    const metric = obj(metrics[0], "metric");
     expect(metric.type).toBe("External");
     const external = obj(metric.external, "external");
-    expect(obj(external.metric, "metric")).toMatchObject({
-      name: "conveyor_queue_backlog",
-      selector: { matchLabels: { queue: "runs" } },
+    expect(obj(external.metric, "metric")).toEqual({
+      name: "conveyor_run_demand",
+      selector: { matchLabels: { queue: RUNS_QUEUE } },
     });
-    expect(obj(external.target, "target")).toMatchObject({ type: "AverageValue" });
+    expect(apiSeries.getSingleMetric("conveyor_run_demand"), "the API publishes conveyor_run_demand").toBeDefined();
+    // desired pods = ceil(demand / target): the target is one pod's slots, so the demand per slot
+    // is held at 1. Above WORKER_CONCURRENCY, pods full of running runs would be removed when the
+    // queue empties; below it, slots would idle.
+    const target = obj(external.target, "target");
+    expect(target.type).toBe("AverageValue");
+    expect(Number(target.averageValue)).toBe(workerConcurrency());
     const scaleDown = obj(obj(spec.behavior, "behavior").scaleDown, "scaleDown");
     expect(Number(scaleDown.stabilizationWindowSeconds)).toBeGreaterThan(0);
   });
 
-  it("the KEDA alternative and the prometheus-adapter rule follow the same series", () => {
+  it("a fleet busy with running runs and an empty queue is not scaled down (HPA arithmetic)", () => {
+    const spec = obj(k8s("HorizontalPodAutoscaler", "conveyor-worker").spec, "spec");
+    const target = Number(
+      obj(obj(obj(list(spec.metrics)[0], "metric").external, "external").target, "target").averageValue,
+    );
+    const desired = (demand: number) =>
+      Math.min(Number(spec.maxReplicas), Math.max(Number(spec.minReplicas), Math.ceil(demand / target)));
+    const slots = workerConcurrency();
+    for (const pods of [2, 5, 20]) {
+      // Every slot running, nothing queued: the autoscaler keeps every pod.
+      expect(desired(pods * slots), `${pods} full pods, empty queue`).toBe(pods);
+      // One more run queued: one more pod (up to the maximum).
+      expect(desired(pods * slots + 1), `${pods} full pods, 1 queued`).toBe(
+        Math.min(pods + 1, Number(spec.maxReplicas)),
+      );
+    }
+    expect(desired(0)).toBe(spec.minReplicas);
+  });
+
+  it("the KEDA alternative and the prometheus-adapter rule follow the same series, with the same target", () => {
+    const hpaMetric = obj(
+      obj(obj(list(obj(k8s("HorizontalPodAutoscaler", "conveyor-worker").spec, "spec").metrics)[0], "m").external, "e")
+        .metric,
+      "metric",
+    );
     const keda = obj(k8s("ScaledObject", "conveyor-worker").spec, "spec");
     expect(obj(keda.scaleTargetRef, "scaleTargetRef").name).toBe("conveyor-worker");
-    const trigger = obj(list(keda.triggers)[0], "trigger");
+    const triggers = list(keda.triggers).map((t) => obj(t, "trigger"));
+    expect(triggers.length).toBe(1);
+    const trigger = obj(triggers[0], "trigger");
     expect(trigger.type).toBe("prometheus");
-    expect(String(obj(trigger.metadata, "metadata").query)).toContain('conveyor_queue_backlog{queue="runs"}');
-    const adapter = String(obj(k8s("ConfigMap", "prometheus-adapter").data, "data")["config.yaml"]);
-    expect(adapter).toContain("as: conveyor_queue_backlog");
-    expect(adapter).toContain("externalRules:");
+    expect(trigger.metricType ?? "AverageValue").toBe("AverageValue");
+    const kedaMetadata = obj(trigger.metadata, "metadata");
+    // max across API replicas: each reports the same queue-wide value.
+    expect(String(kedaMetadata.query).replace(/\s+/g, "")).toBe(`max(conveyor_run_demand{queue="${RUNS_QUEUE}"})`);
+    expect(Number(kedaMetadata.threshold)).toBe(workerConcurrency());
+    expect(keda.minReplicaCount).toBe(2);
+    expect(keda.maxReplicaCount).toBe(20);
+
+    // The adapter's config is YAML inside the ConfigMap: parse it too.
+    const adapterText = String(obj(k8s("ConfigMap", "prometheus-adapter").data, "data")["config.yaml"]);
+    const adapter = obj(parseAllDocuments(adapterText)[0]?.toJS(), "adapter config.yaml");
+    const rules = list(adapter.externalRules).map((r) => obj(r, "externalRule"));
+    const rule = rules.find((r) => obj(r.name, "name").as === hpaMetric.name);
+    expect(rule, `an external rule serving ${hpaMetric.name}`).toBeDefined();
+    expect(String(rule?.seriesQuery)).toMatch(/^conveyor_run_demand\{/);
+    expect(String(rule?.metricsQuery)).toMatch(/^max\(<<\.Series>>\{<<\.LabelMatchers>>\}\) by \(queue\)$/);
+    expect(obj(obj(rule?.resources, "resources").overrides, "overrides")).toEqual({
+      namespace: { resource: "namespace" },
+    });
   });
 
   it("the worker's pods are sized for Chromium: memory requested and limited, a /tmp of their own", () => {
@@ -639,15 +698,15 @@ describe("Dockerfile", () => {
     .filter((line) => /^[A-Z]+\s/.test(line));
   const last = (instruction: string) => instructions.filter((line) => line.startsWith(`${instruction} `)).at(-1) ?? "";
 
-  it("is multi-stage on Debian bookworm slim Node 20", () => {
+  it("is multi-stage on Debian bookworm slim Node 24", () => {
     expect(instructions.filter((line) => line.startsWith("FROM ")).length).toBeGreaterThanOrEqual(2);
-    expect(dockerfile).toMatch(/node:20-bookworm-slim/);
+    expect(dockerfile).toMatch(/node:24-bookworm-slim/);
   });
 
-  it("installs dependencies from the lockfile, and tsx is a production dependency", () => {
+  it("installs dependencies from the lockfile, and no transpiler is a production dependency", () => {
     expect(dockerfile).toMatch(/pnpm install --frozen-lockfile --prod/);
     const rootPackage = JSON.parse(read("package.json")) as { dependencies?: Record<string, string> };
-    expect(rootPackage.dependencies?.tsx, "tsx runs the TypeScript in production").toBeDefined();
+    expect(rootPackage.dependencies?.tsx, "Node 24 runs the TypeScript itself").toBeUndefined();
     // Every workspace package's manifest is copied before the install.
     for (const pkg of readdirSync(path.join(ROOT, "packages"))) {
       if (existsSync(path.join(ROOT, "packages", pkg, "package.json"))) {

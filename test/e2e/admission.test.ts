@@ -3,8 +3,8 @@
  * Redis. Rate limits hold across replicas per key, a project's queue cap holds exactly under a
  * concurrent burst on both replicas, a project at its concurrency cap never runs more at once
  * while another project's runs go ahead (and its waiting runs are not spun through the queue),
- * a revoked key is refused by the other replica within a second, and a burst of wrong admin tokens
- * is refused before it ends.
+ * a revoked key is refused by the other replica without waiting out its key cache, and a burst of
+ * wrong admin tokens is refused before it ends.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -172,7 +172,6 @@ describe("per-project quotas", () => {
       soloRuns.push(answer.body.id);
     }
     await sleep(1000);
-    const otherSubmittedAt = Date.now();
     const otherRuns: string[] = [];
     for (let i = 0; i < 2; i++) {
       const answer = await send(apiBUrl, "POST", "/api/runs", other.key, {
@@ -197,8 +196,8 @@ describe("per-project quotas", () => {
       "select count(*)::int as n from runs where id = any($1) and status = 'queued'",
       [soloRuns],
     );
+    // The behaviour: they started while the capped project still had runs waiting.
     expect(backlog?.n ?? 0).toBeGreaterThan(0);
-    expect(Date.now() - otherSubmittedAt).toBeLessThan(30_000);
 
     const finished = await waitFor(
       async () => {
@@ -230,24 +229,27 @@ describe("per-project quotas", () => {
 });
 
 describe("API keys across replicas", () => {
-  it("a key revoked on one replica is refused by the other within a second", async () => {
+  it("a key revoked on one replica is refused by the other before its cached entry expires", async () => {
     const owner = await project("revoker");
     const created = await send(stack.apiUrl, "POST", "/api/keys", owner.key, { name: "short-lived" });
     expect(created.status).toBe(201);
     const secret = created.body.secret as string;
-    // The other replica now trusts it (API_KEY_CACHE_TTL_MS is 30 s here).
+    // The other replica now trusts it for API_KEY_CACHE_TTL_MS (30 s here) from this lookup on.
+    const cachedFrom = Date.now();
     expect((await send(apiBUrl, "GET", "/api/runs", secret)).status).toBe(200);
-    const revokedAt = Date.now();
     expect((await send(stack.apiUrl, "DELETE", `/api/keys/${created.body.key.id}`, owner.key)).status).toBe(204);
+    const cacheTtlMs = Number(settings.API_KEY_CACHE_TTL_MS);
     const refused = await waitFor(
       async () => {
         const answer = await send(apiBUrl, "GET", "/api/runs", secret);
         return answer.status === 401 ? answer : undefined;
       },
-      { timeoutMs: 1000, intervalMs: 50, what: "the other replica to refuse the revoked key" },
+      { timeoutMs: cacheTtlMs, intervalMs: 50, what: "the other replica to refuse the revoked key" },
     );
     expect(refused.body.error.code).toBe("key_revoked");
-    expect(Date.now() - revokedAt).toBeLessThan(1000);
+    // Refused while its cached entry was still fresh: the revocation reached the other replica,
+    // it did not merely expire there. (Typically within milliseconds; speed is not bounded here.)
+    expect(Date.now() - cachedFrom).toBeLessThan(cacheTtlMs);
   });
 });
 

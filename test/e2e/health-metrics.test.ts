@@ -79,7 +79,7 @@ async function settledHealth(): Promise<any> {
       const active = body.workers.reduce((total: number, w: { activeRuns: number }) => total + w.activeRuns, 0);
       return processed === TOTAL && active === 0 ? body : undefined;
     },
-    { timeoutMs: 5000, what: "heartbeats to report every run finished" },
+    { timeoutMs: 15_000, what: "heartbeats to report every run finished" },
   );
 }
 
@@ -177,7 +177,8 @@ describe("worker heartbeats", () => {
     for (const worker of health.workers) {
       expect(worker).toMatchObject({ concurrency: 2, activeRuns: 0, heartbeatIntervalMs: 500, failed: 0 });
       expect(worker.pid).toBe(workers[worker.name]?.child.pid);
-      expect(worker.heartbeatAgeMs).toBeLessThan(1500);
+      // What "healthy" means: its last heartbeat is less than 3 intervals old.
+      expect(worker.heartbeatAgeMs).toBeLessThan(3 * worker.heartbeatIntervalMs);
     }
     const summary = await stack.request("GET", "/api/health/worker", undefined, admin);
     expect(summary.status).toBe(200);
@@ -214,7 +215,8 @@ describe("worker heartbeats", () => {
           ? body
           : undefined;
       },
-      { timeoutMs: 5000, what: "w-b to turn unhealthy" },
+      // Typically ~1.5 s; the wait is long for a loaded machine (how soon is not what is tested).
+      { timeoutMs: 15_000, what: "w-b to turn unhealthy" },
     );
     // Not before its heartbeat is 3 intervals (1.5 s) old.
     expect(Date.now() - killedAt).toBeGreaterThanOrEqual(900);

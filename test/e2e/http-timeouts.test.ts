@@ -5,7 +5,7 @@
  */
 import { connect, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { LocalArtifactStore } from "@conveyor/runner/artifacts";
+import { LocalArtifactStore } from "@conveyor/artifacts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStack, type Stack } from "../helpers/stack.ts";
 

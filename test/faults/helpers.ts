@@ -148,13 +148,14 @@ export async function stopAllRedisServers(): Promise<void> {
 
 /**
  * Settings under which every recovery path acts within seconds: locks expire after 3 s and are
- * checked every second, the reconciler looks every second at runs older than 4 s, an action
- * times out after 5 s, and a run gets 3 retries 200 ms apart (API-side settings, given to each
- * run when accepted; the worker ignores the ones it does not know).
+ * checked every second, a worker silent for 5 s is presumed dead, the reconciler looks every second
+ * (at queued runs older than 4 s), and a run gets 3 retries 200 ms apart (API-side settings, given
+ * to each run when accepted; the worker ignores the ones it does not know).
  */
 export const FAST_RECOVERY: Record<string, string> = {
   WORKER_LOCK_DURATION_MS: "3000",
   WORKER_STALLED_INTERVAL_MS: "1000",
+  WORKER_DEAD_AFTER_MS: "5000",
   RECONCILE_INTERVAL_MS: "1000",
   RECONCILE_GRACE_MS: "4000",
   // Generous: with four browsers on two loaded cores a page load can take several seconds, and a

@@ -1,6 +1,6 @@
 /**
  * Real processes for end-to-end and lifecycle tests: the API and workers are started exactly as
- * in production (`node --import tsx <bin>`), with their own environment, and killed in afterEach.
+ * in production (`node <bin>`: Node strips the types), with their own environment, and killed in afterEach.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -63,7 +63,8 @@ export function writeProcessOutputTo(dir: string | null): void {
 export function startProcess(name: string, bin: string, env: Record<string, string>, args: string[] = []): Proc {
   const file = logDir ? join(logDir, `${name}-${randomBytes(3).toString("hex")}.log`) : null;
   const fd = file ? openSync(file, "a") : null;
-  const child = spawn(process.execPath, ["--import", "tsx", bin, ...args], {
+  // As production runs them (`node <bin>.ts`, Node 24 strips the types); tsx only on an older Node.
+  const child = spawn(process.execPath, [...(process.features.typescript ? [] : ["--import", "tsx"]), bin, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "info", ...env },
     stdio: fd === null ? ["ignore", "pipe", "pipe"] : ["ignore", fd, fd],

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
+import type { ArtifactStore } from "@conveyor/artifacts";
 import { type EgressPolicy, egressPolicyFromEnv, flushLogger } from "@conveyor/core";
 import type { DbHandle } from "@conveyor/db";
-import type { ArtifactStore } from "@conveyor/runner/artifacts";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from "fastify";
@@ -123,8 +123,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...httpTimeoutOptions(options.httpTimeouts ?? DEFAULT_HTTP_TIMEOUTS),
     // One access line per request, written when the response is sent (below), instead of
     // Fastify's two (incoming + completed): half the log volume, which at enqueue rates is a
-    // large share of the API's CPU (docs/benchmarks.md).
-    disableRequestLogging: true,
+    // large share of the API's CPU (docs/benchmarks.md). Through a LogController: the top-level
+    // `disableRequestLogging` option is deprecated (FSTDEP023, printed at every start).
+    logController: new Fastify.LogController({ disableRequestLogging: true }),
     trustProxy: options.trustProxy ?? false,
     // A path the router cannot decode answers in the error envelope, not Fastify's own body.
     frameworkErrors: handleFrameworkError,

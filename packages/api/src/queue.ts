@@ -1,11 +1,4 @@
-import {
-  Batcher,
-  jobIdForRun,
-  RUNS_QUEUE,
-  type RunJobPolicy,
-  runJobOptions,
-  runJobPayloadSchema,
-} from "@conveyor/core";
+import { Batcher, buildJob, enqueueBuilt, jobIdForRun, RUNS_QUEUE, type RunJobPolicy } from "@conveyor/core";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 
@@ -63,15 +56,15 @@ export function createRunQueue(
   const adds = new Batcher<{ id: string; projectId: string; priority: number }, true>({
     ...ENQUEUE_BATCHING,
     flush: async (runs) => {
-      const jobs = runs.map((run) => ({
-        name: "run",
-        // Validated here and again by the worker on pickup (the job catalog's contract).
-        data: runJobPayloadSchema.parse({ runId: run.id, projectId: run.projectId }),
-        opts: runJobOptions(run.id, run.priority, options.policy),
-      }));
-      const [only] = jobs;
-      if (only && jobs.length === 1) await queue.add(only.name, only.data, only.opts);
-      else await queue.addBulk(jobs);
+      // Validated here and again by the worker on pickup (the job catalog's contract).
+      const jobs = runs.map((run) =>
+        buildJob(
+          "run",
+          { runId: run.id, projectId: run.projectId },
+          { priority: run.priority, policy: options.policy },
+        ),
+      );
+      await enqueueBuilt(queue, jobs);
       return runs.map(() => true as const);
     },
   });

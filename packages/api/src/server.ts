@@ -1,6 +1,7 @@
-import { egressPolicyFromEnv, type Logger } from "@conveyor/core";
+import { setTimeout as sleep } from "node:timers/promises";
+import { createArtifactStore, describeArtifactStore } from "@conveyor/artifacts";
+import { createLogger, egressPolicyFromEnv, type Logger, type ShutdownManager } from "@conveyor/core";
 import type { DbHandle } from "@conveyor/db";
-import { createArtifactStore, describeArtifactStore } from "@conveyor/runner/artifacts";
 import type { FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import { buildApp } from "./app.ts";
@@ -81,4 +82,63 @@ export async function startApi(
       await queue.close();
     },
   };
+}
+
+/**
+ * The API's logger: JSON lines bound to `service: "api"`, or, with `pretty` (the one-process
+ * `pnpm start` on a terminal), human-readable lines starting with `[api]`.
+ */
+/**
+ * The API's shutdown budget: its readiness delay (SHUTDOWN_READINESS_DELAY_MS), then 10 s for
+ * in-flight requests and closing connections. Keep the platform's grace period above it
+ * (k8s/api.yaml: 30 s against 5 s + 10 s).
+ */
+export function apiShutdownDeadlineMs(env: Pick<ApiEnv, "SHUTDOWN_READINESS_DELAY_MS">): number {
+  return env.SHUTDOWN_READINESS_DELAY_MS + 10_000;
+}
+
+export function createApiLogger(env: Pick<ApiEnv, "LOG_LEVEL">, options: { pretty?: boolean } = {}): Logger {
+  return createLogger({
+    level: env.LOG_LEVEL,
+    base: { service: "api" },
+    ...(options.pretty ? { prettyPrefix: "[api]   " } : {}),
+  });
+}
+
+/**
+ * The composition root of the API, shared by `pnpm start:api` (bin/server.ts) and the
+ * one-process `pnpm start` (cli/start.ts), so what the environment means cannot drift between
+ * them: starts the API on the caller's connections and registers its shutdown step `http`. On
+ * the first signal readiness answers 503 (the manager is shutting down) for
+ * SHUTDOWN_READINESS_DELAY_MS, so load balancers stop sending requests, then the listener closes
+ * after the requests in flight. The caller registers the steps that close its connections after
+ * this one.
+ */
+export async function composeApi(
+  env: ApiEnv,
+  deps: {
+    db: DbHandle;
+    redis: Redis;
+    logger: Logger;
+    shutdown: Pick<ShutdownManager, "register" | "shuttingDown">;
+  },
+): Promise<ApiService> {
+  const { shutdown } = deps;
+  const api = await startApi(env, {
+    db: deps.db,
+    redis: deps.redis,
+    logger: deps.logger,
+    isShuttingDown: () => shutdown.shuttingDown,
+  });
+  shutdown.register("http", async () => {
+    if (env.SHUTDOWN_READINESS_DELAY_MS > 0) {
+      deps.logger.info(
+        { delayMs: env.SHUTDOWN_READINESS_DELAY_MS },
+        "readiness answers 503: waiting SHUTDOWN_READINESS_DELAY_MS before closing the listener",
+      );
+      await sleep(env.SHUTDOWN_READINESS_DELAY_MS);
+    }
+    await api.close();
+  });
+  return api;
 }

@@ -1,4 +1,6 @@
+import { ACTION_STATUSES, API_ERROR_STATUS, type ApiErrorCode, RUN_EVENT_TYPES, RUN_STATUSES } from "@conveyor/core";
 import type { ApiKey, Project, RecordingRow, Run, RunAction } from "@conveyor/db";
+import { z } from "zod";
 
 /** How runs, actions and recordings look on the wire. Secrets (variable values) never leave. */
 
@@ -105,4 +107,107 @@ export function apiKeyView(key: ApiKey, now: Date = new Date()) {
     revokedAt: key.revokedAt?.toISOString() ?? null,
     replacedBy: key.replacedBy,
   };
+}
+
+// ---- Response schemas ---------------------------------------------------------------------------
+// What each view above looks like, for the routes' `schema.response`: they document the replies in
+// the OpenAPI document (/docs) and serialize them. A serialized reply keeps only the properties its
+// schema names, so a field added to a view must be added here too (the API tests compare replies
+// with what the views return).
+
+/** The one error envelope of every failure (plugins/errors.ts). */
+export const errorEnvelope = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(API_ERROR_STATUS) as [ApiErrorCode, ...ApiErrorCode[]]),
+      message: z.string(),
+      details: z.unknown().optional().describe("e.g. `fields`: [{ field, message }] for validation errors"),
+      requestId: z.string().describe("Also in the X-Request-Id header and on the log lines"),
+    }),
+  })
+  .describe("Error");
+
+/** The error replies every route may give: 4xx (bad input, no key, not found, …) and 5xx. */
+export const errorResponses = { "4xx": errorEnvelope, "5xx": errorEnvelope } as const;
+
+/** A page of `item`s, newest first; `nextCursor` is null on the last page. */
+export function pageResponse<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+}
+
+const jsonObject = z.record(z.string(), z.unknown());
+
+export const runResponse = z.object({
+  id: z.string(),
+  projectId: z.string(),
+  recordingId: z.string().nullable(),
+  name: z.string().describe("The recording's name"),
+  status: z.enum(RUN_STATUSES),
+  priority: z.number(),
+  attempt: z.number().describe("Executions started so far (0 while queued for the first time)"),
+  maxAttempts: z.number(),
+  timeoutMs: z.number(),
+  actionTimeoutMs: z.number(),
+  variables: z.array(z.string()).describe("Names only: values never leave"),
+  options: jsonObject.describe("How the run replays (docs/api.md)"),
+  cancelRequestedAt: z.string().nullable(),
+  deadLetteredAt: z.string().nullable(),
+  retryOf: z.string().nullable(),
+  worker: z.string().nullable(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  durationMs: z.number().nullable(),
+  counts: z.object({ total: z.number(), passed: z.number(), failed: z.number(), skipped: z.number() }),
+  error: z
+    .object({
+      kind: z.string().nullable(),
+      code: z.string().nullable(),
+      message: z.string(),
+      actionIndex: z.number().nullable(),
+    })
+    .nullable(),
+  artifacts: z.object({ video: z.string().nullable(), trace: z.string().nullable() }),
+  links: z.object({ self: z.string(), events: z.string() }),
+});
+
+export const actionResponse = z.object({
+  index: z.number(),
+  actionId: z.string(),
+  type: z.string(),
+  status: z.enum(ACTION_STATUSES),
+  startedAt: z.string(),
+  durationMs: z.number(),
+  selectorUsed: z.string().nullable(),
+  selectorsTried: z.array(z.string()).nullable(),
+  pageUrl: z.string().nullable(),
+  error: z.object({ kind: z.string().nullable(), code: z.string().nullable(), message: z.string() }).nullable(),
+  screenshotUrl: z.string().nullable(),
+  blockedRequests: z
+    .object({ count: z.number(), first: z.array(z.object({ url: z.string(), rule: z.string() })) })
+    .nullable()
+    .describe("Requests the egress policy refused during the action"),
+});
+
+export const runEventResponse = z.object({
+  id: z.number(),
+  type: z.string().describe(`One of: ${RUN_EVENT_TYPES.join(", ")}`),
+  attempt: z.number(),
+  worker: z.string().nullable(),
+  data: jsonObject,
+  createdAt: z.string(),
+});
+
+export const recordingResponse = z.object({
+  id: z.string(),
+  name: z.string(),
+  sourceFormat: z.string(),
+  actionCount: z.number(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+/** A 204 reply: no body. */
+export function noContent(description: string) {
+  return z.undefined().describe(description);
 }

@@ -4,13 +4,13 @@
  * of an app holding another S3ArtifactStore on the same bucket (an API replica elsewhere). The
  * S3 server is real (s3rver, started by this file).
  */
+import { S3ArtifactStore } from "@conveyor/artifacts";
+import { startS3Server, type TestS3Server } from "@conveyor/artifacts/test/s3-server";
 import { recordingSchema } from "@conveyor/core";
 import { BrowserPool, executeRecording, resolveChromium } from "@conveyor/runner";
-import { S3ArtifactStore } from "@conveyor/runner/artifacts";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FixtureSite, startFixtureSite } from "../../runner/test/fixture-site.ts";
-import { startS3Server, type TestS3Server } from "../../runner/test/s3-server.ts";
 import { auth, createProjectViaApi, createTestApp, sampleRecording, type TestApp } from "./helpers.ts";
 
 const BUCKET = "conveyor-api-artifacts";

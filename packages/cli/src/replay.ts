@@ -1,13 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { LocalArtifactStore } from "@conveyor/artifacts";
 import { importRecording, RecordingImportError, type RunOptionsInput, runOptionsSchema } from "@conveyor/core";
 import {
   type ActionResult,
   BrowserPool,
   ChromiumNotFoundError,
   executeRecording,
-  LocalArtifactStore,
   resolveChromium,
 } from "@conveyor/runner";
 

@@ -1,19 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { startApi } from "@conveyor/api";
+import { apiShutdownDeadlineMs, composeApi, createApiLogger } from "@conveyor/api";
 import {
   ConfigError,
   checkRedisEvictionPolicy,
   connectRedis,
-  createLogger,
   generateSecretsKey,
   installProcessGuards,
   RedisUnavailableError,
   ShutdownManager,
 } from "@conveyor/core";
-import { createPgliteDb, createPostgresDb, type DbHandle, migrate } from "@conveyor/db";
-import { defaultWorkerName, startWorker } from "@conveyor/worker";
+import { createPgliteDb, createPostgresDb, type DbHandle, migrateAtStart } from "@conveyor/db";
+import { composeWorker, createWorkerLogger, workerName, workerShutdownDeadlineMs } from "@conveyor/worker";
 import type { Redis } from "ioredis";
 import { parseStartEnv } from "./env.ts";
 import { hasRedisServer, startPrivateRedis } from "./private-redis.ts";
@@ -33,20 +32,16 @@ export async function runQuickStart(environment: Record<string, string | undefin
     : quickStartSecret(parsed.DATA_DIR, "secrets-key", generateSecretsKey);
   const env = { ...parsed, ADMIN_TOKEN: adminToken.value, SECRETS_KEY: secretsKey.value };
   const loopbackAllowed = !environment.EGRESS_ALLOW?.trim();
+  // A person at a terminal reads "[api] …" / "[worker] …" lines; anything else gets JSON lines.
   const pretty = process.stdout.isTTY === true;
-  const name = env.WORKER_NAME ?? defaultWorkerName();
-  const apiLogger = createLogger({
-    level: env.LOG_LEVEL,
-    base: { service: "api" },
-    ...(pretty ? { prettyPrefix: "[API]" } : {}),
-  });
-  const workerLogger = createLogger({
-    level: env.LOG_LEVEL,
-    base: { service: "worker", worker: name },
-    ...(pretty ? { prettyPrefix: "[WORKER]" } : {}),
-  });
+  const name = workerName(env);
+  const apiLogger = createApiLogger(env, { pretty });
+  const workerLogger = createWorkerLogger(env, name, { pretty });
   installProcessGuards(apiLogger);
-  const shutdown = new ShutdownManager(apiLogger);
+  // The API's readiness delay, then the worker's drain, one after the other.
+  const shutdown = new ShutdownManager(apiLogger, undefined, {
+    deadlineMs: apiShutdownDeadlineMs(env) + workerShutdownDeadlineMs(env),
+  });
   shutdown.listen();
   if (adminToken.file) {
     apiLogger.info(
@@ -67,8 +62,7 @@ export async function runQuickStart(environment: Record<string, string | undefin
     apiLogger.info({ dir }, "DATABASE_URL is not set: using the embedded database");
     db = await createPgliteDb(dir);
   }
-  const applied = await migrate(db.db);
-  if (applied.length) apiLogger.info({ applied }, "migrations applied");
+  await migrateAtStart(db.db, apiLogger);
 
   let redis: Redis;
   let stopPrivateRedis: (() => Promise<void>) | undefined;
@@ -85,11 +79,11 @@ export async function runQuickStart(environment: Record<string, string | undefin
   }
   await checkRedisEvictionPolicy(redis, apiLogger);
 
-  const api = await startApi(env, { db, redis, logger: apiLogger, isShuttingDown: () => shutdown.shuttingDown });
-  const worker = await startWorker(env, { db, redis, logger: workerLogger, name });
-  // Handlers run in order: stop HTTP, drain the worker, then close connections.
-  shutdown.register("http", () => api.close());
-  shutdown.register("worker", () => worker.close());
+  // The same composition roots as `pnpm start:api` and `pnpm start:worker`, which register their
+  // shutdown steps in order: "http" (readiness delay, then close), then "worker" (drain); the
+  // connections close after both.
+  const api = await composeApi(env, { db, redis, logger: apiLogger, shutdown });
+  await composeWorker(env, { db, redis, logger: workerLogger, name, shutdown });
   shutdown.register("redis", async () => {
     await redis.quit();
     await stopPrivateRedis?.();

@@ -23,21 +23,44 @@ export const RUN_ERROR_CODES = ["blocked_by_policy"] as const;
 export type RunErrorCode = (typeof RUN_ERROR_CODES)[number];
 
 export class RunError extends Error {
+  /** The kind: alone it decides what happens next (see the taxonomy above). */
+  readonly kind: ErrorKind;
   /** A finer code within the kind, when there is one. */
   readonly code: RunErrorCode | undefined;
+  /**
+   * For a retried error: the delay before the next attempt, ms, as decided once by the worker's
+   * processor (and written into the run's `retry_scheduled` event). The queue's backoff strategy
+   * returns exactly this, so the event and the queue cannot disagree.
+   */
+  readonly retryDelayMs: number | undefined;
 
-  readonly kind: ErrorKind;
-  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown; code?: RunErrorCode }) {
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    options?: { cause?: unknown; code?: RunErrorCode; retryDelayMs?: number },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.kind = kind;
     this.name = "RunError";
+    this.kind = kind;
     this.code = options?.code;
+    this.retryDelayMs = options?.retryDelayMs;
   }
 
   /** Whether the queue should try the run again. */
   get retryable(): boolean {
     return this.kind === "transient" || this.kind === "recoverable";
   }
+}
+
+/**
+ * The one classification of an error thrown while executing a run: a RunError keeps its kind;
+ * anything else (a dropped Postgres connection, a Redis error, a bug) is infrastructure,
+ * `transient`, with the original as its cause.
+ */
+export function toRunError(error: unknown): RunError {
+  if (error instanceof RunError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new RunError("transient", message, { cause: error });
 }
 
 /** What a worker does with a run that ended with an error of this kind. */

@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger, pino } from "pino";
+import { PinoPretty } from "pino-pretty";
 
 export type { Logger };
 
@@ -8,8 +9,9 @@ export interface LoggerOptions {
   /** Bound on every line, e.g. `{ service: "worker", worker: "w-1" }`. */
   base?: Record<string, unknown>;
   /**
-   * Human-readable output with this prefix (e.g. "[API]") instead of JSON lines: for the
-   * one-process dev start. Default: JSON.
+   * Human-readable lines (pino-pretty) starting with this prefix (e.g. "[api]") instead of JSON
+   * lines: for `pnpm start` on a terminal, where several services share one output. Written
+   * synchronously on this thread (a person reads them; nothing is lost on exit). Default: JSON.
    */
   prettyPrefix?: string;
   /**
@@ -40,17 +42,19 @@ export function createLogger(options: LoggerOptions): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (options.prettyPrefix) {
-    return pino({
-      ...common,
-      transport: {
-        target: "pino-pretty",
-        options: {
-          messageFormat: `${options.prettyPrefix} {msg}`,
-          ignore: "pid,hostname,service",
-          translateTime: "SYS:HH:MM:ss.l",
-        },
-      },
-    });
+    const prefix = options.prettyPrefix;
+    return pino(
+      common,
+      PinoPretty({
+        destination: 1,
+        sync: true,
+        translateTime: "SYS:HH:MM:ss.l",
+        // The prefix says which service (and the quick start has one worker): no need to repeat it.
+        ignore: "pid,hostname,service,worker",
+        // The prefix goes first on the line, so interleaved services read as columns.
+        customPrettifiers: { time: (time) => `${prefix} ${String(time)}` },
+      }),
+    );
   }
   // stdout is written asynchronously (sonic-boom, off the event loop): a line is written as soon
   // as the previous write finished, and lines logged meanwhile go out together. At enqueue rates

@@ -4,5 +4,7 @@ export * from "./queries/keys.ts";
 export * from "./queries/pagination.ts";
 export * from "./queries/projects.ts";
 export * from "./queries/recordings.ts";
+export * from "./queries/recovery.ts";
 export * from "./queries/runs.ts";
+export * from "./queries/stats.ts";
 export * from "./schema.ts";

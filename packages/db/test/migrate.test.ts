@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { createPostgresDb } from "../src/client.ts";
-import { loadMigrations, migrate } from "../src/migrate.ts";
+import { loadMigrations, MigrationChecksumError, migrate } from "../src/migrate.ts";
 import { createEmptyTestDatabase } from "../src/testing.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -89,5 +89,56 @@ describe("migrate", () => {
     const tags = loadMigrations().map((m) => m.tag);
     expect(state.migrations.map((m) => m.tag)).toEqual(tags);
     for (const table of [...TABLES, "conveyor_migrations"]) expect(state.tables).toContain(table);
+  });
+
+  it("refuses to start when an applied migration was edited, and applies nothing after it", async () => {
+    const empty = await emptyDatabase("migsum");
+    const handle = await createPostgresDb({ url: empty.url, maxConnections: 2 });
+    try {
+      const all = loadMigrations();
+      const [first] = all;
+      if (!first) throw new Error("no migrations");
+      await migrate(handle.db, [first]);
+      // The same tag with other text (someone edited 0000 after it ran), and a new migration behind it.
+      const edited = { ...first, hash: "0".repeat(64), statements: [...first.statements, "select 1"] };
+      const next = { tag: "9999_probe", hash: "1".repeat(64), statements: ["create table probe_after_edit (x int)"] };
+      const error = await migrate(handle.db, [edited, next]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MigrationChecksumError);
+      expect((error as MigrationChecksumError).changed.map((c) => c.tag)).toEqual([first.tag]);
+      expect((error as Error).message).toMatch(
+        new RegExp(`^applied migration\\(s\\) changed since they were applied: ${first.tag} `),
+      );
+      expect((error as Error).message).toMatch(/put the change in a new migration/);
+      const tables = await handle.query<{ n: number }>(
+        "select count(*)::int as n from information_schema.tables where table_name = 'probe_after_edit'",
+      );
+      expect(tables[0]?.n).toBe(0);
+      // The unedited text passes, and a tag the code does not know is reported, not refused.
+      const unknown: string[][] = [];
+      await handle.query("insert into conveyor_migrations (tag, hash) values ('9998_from_newer_release', 'x')");
+      expect(await migrate(handle.db, all, { onUnknownApplied: (tags) => unknown.push(tags) })).toEqual(
+        all.slice(1).map((m) => m.tag),
+      );
+      expect(unknown).toEqual([["9998_from_newer_release"]]);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it("the migrate command exits non-zero naming the edited migration", async () => {
+    const empty = await emptyDatabase("migsumbin");
+    const first = await runMigrateProcess(empty.url);
+    expect(first.code, first.output).toBe(0);
+    const [tag] = loadMigrations().map((m) => m.tag);
+    const handle = await createPostgresDb({ url: empty.url, maxConnections: 1 });
+    try {
+      // What an edited file looks like from the database's side: the recorded hash differs.
+      await handle.query(`update conveyor_migrations set hash = 'edited' where tag = '${tag}'`);
+    } finally {
+      await handle.close();
+    }
+    const second = await runMigrateProcess(empty.url);
+    expect(second.code).not.toBe(0);
+    expect(second.output).toContain(`applied migration(s) changed since they were applied: ${tag}`);
   });
 });

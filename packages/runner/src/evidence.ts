@@ -1,8 +1,8 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { ArtifactStore } from "@conveyor/artifacts";
 import type { BrowserContext, Page } from "playwright-core";
-import type { ArtifactStore } from "./artifacts.ts";
 import type { RunnerLogger } from "./pool.ts";
 import { createSecretScrubber, scrubTraceZip } from "./trace-scrub.ts";
 

@@ -1,3 +1,4 @@
+import type { ArtifactStore } from "@conveyor/artifacts";
 import {
   type ActionType,
   actionKey,
@@ -16,7 +17,6 @@ import type { BrowserContext, Dialog, Page } from "playwright-core";
 import { ACTION_EXECUTORS } from "./actions/index.ts";
 import { gotoUrl } from "./actions/navigate.ts";
 import type { ActionContext, ActionExecutor, ResolveOptions } from "./actions/types.ts";
-import type { ArtifactStore } from "./artifacts.ts";
 import { classifyError, cleanMessage } from "./classify.ts";
 import { countResults, countsProblem, type RunCounts } from "./counts.ts";
 import { type BlockedRequests, EgressWatch } from "./egress-watch.ts";

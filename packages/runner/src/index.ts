@@ -6,7 +6,6 @@ export type {
   Scope,
 } from "./actions/index.ts";
 export { ACTION_EXECUTORS, DEFAULT_MODAL_SELECTOR, keyChord } from "./actions/index.ts";
-export * from "./artifact-stores.ts";
 export * from "./chromium.ts";
 export { classifyError, isBrowserGoneError } from "./classify.ts";
 export { countResults, countsProblem, type RunCounts } from "./counts.ts";

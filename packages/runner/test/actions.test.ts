@@ -151,7 +151,9 @@ describe("select", () => {
     const result = await runRecording(pool, {
       name: "select missing",
       startUrl: `${site.url}/select`,
-      actions: [{ type: "select", selector: "#color", value: "purple", index: 9, timeoutMs: 1500 }],
+      // Budget enough for a loaded machine: the first read of the options must fit in it (all of it is
+      // spent polling for a late option anyway).
+      actions: [{ type: "select", selector: "#color", value: "purple", index: 9, timeoutMs: 6000 }],
     });
     expect(result.outcome).toBe("failed");
     expect(result.error?.message).toBe(

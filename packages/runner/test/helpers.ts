@@ -1,5 +1,5 @@
+import { MemoryArtifactStore } from "@conveyor/artifacts";
 import { type Recording, type RecordingInput, recordingSchema } from "@conveyor/core";
-import { MemoryArtifactStore } from "../src/artifacts.ts";
 import { resolveChromium } from "../src/chromium.ts";
 import { type ExecuteOptions, executeRecording, type RunResult } from "../src/execute.ts";
 import type { BrowserPool } from "../src/pool.ts";

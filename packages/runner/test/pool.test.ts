@@ -1,7 +1,7 @@
+import { MemoryArtifactStore } from "@conveyor/artifacts";
 import { RunError } from "@conveyor/core";
 import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MemoryArtifactStore } from "../src/artifacts.ts";
 import { executeRecording } from "../src/execute.ts";
 import { BrowserPool, type BrowserPoolOptions } from "../src/pool.ts";
 import { type FixtureSite, startFixtureSite } from "./fixture-site.ts";

@@ -1,5 +1,5 @@
+import type { ArtifactStore } from "@conveyor/artifacts";
 import { artifactSweepLeaseKey, type Logger } from "@conveyor/core";
-import type { ArtifactStore } from "@conveyor/runner";
 import type { Redis } from "ioredis";
 
 /**

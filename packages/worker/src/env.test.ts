@@ -59,3 +59,22 @@ describe("EGRESS_*", () => {
     );
   });
 });
+
+describe("failure detection settings", () => {
+  it("default to a dead worker's runs handed back within about 25 s", () => {
+    const env = parseWorkerEnv(BASE);
+    expect(env.WORKER_DEAD_AFTER_MS).toBe(20_000);
+    expect(env.RECONCILE_INTERVAL_MS).toBe(5000);
+    expect(env.RECONCILE_GRACE_MS).toBe(10_000);
+    expect(env.WORKER_STALLED_INTERVAL_MS).toBe(5000);
+    expect(env.WORKER_LOCK_DURATION_MS).toBe(30_000);
+  });
+
+  it("names WORKER_DEAD_AFTER_MS when it is out of range", () => {
+    expect(() => parseWorkerEnv({ ...BASE, WORKER_DEAD_AFTER_MS: "500" })).toThrow(/WORKER_DEAD_AFTER_MS/);
+  });
+
+  it("no longer ties the grace period to the lock duration", () => {
+    expect(parseWorkerEnv({ ...BASE, RECONCILE_GRACE_MS: "5000" }).RECONCILE_GRACE_MS).toBe(5000);
+  });
+});

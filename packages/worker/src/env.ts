@@ -22,22 +22,33 @@ export const workerEnvShape = {
   SHUTDOWN_TIMEOUT_MS: envInteger(30_000, 0, 3_600_000),
   /** How long a worker's claim on a job lasts without renewal (renewed every half of it), ms. Default 30000. */
   WORKER_LOCK_DURATION_MS: envInteger(30_000, 1000, 600_000),
-  /** How often workers look for jobs whose holder died (lock expired), ms. Default 30000. */
-  WORKER_STALLED_INTERVAL_MS: envInteger(30_000, 1000, 600_000),
+  /**
+   * How often workers look for jobs whose holder died (lock expired) and put them back, ms. The
+   * backstop behind WORKER_DEAD_AFTER_MS: a dead worker's job is moved within
+   * WORKER_LOCK_DURATION_MS + this. Default 5000.
+   */
+  WORKER_STALLED_INTERVAL_MS: envInteger(5000, 1000, 600_000),
   /** Times a job may be recovered from a dead holder before it is failed. Default 2. */
   WORKER_MAX_STALLED_COUNT: envInteger(2, 0, 100),
   /**
-   * How often this worker's reconciler looks for runs whose job was lost (Redis restarted empty,
-   * the API died between commit and enqueue) and re-enqueues them, ms; 0 disables. One reconciler
-   * runs at a time across all workers. Default 15000.
+   * How long a worker may stay silent before it is presumed dead, ms: each worker refreshes a
+   * liveness key in Redis every quarter of it, and the reconciler hands the runs of a worker whose
+   * key expired back to the queue at once (fenced by attempt). A worker whose event loop is blocked
+   * for less than three quarters of it is never taken for dead. Default 20000.
    */
-  RECONCILE_INTERVAL_MS: envInteger(15_000, 0, 3_600_000),
+  WORKER_DEAD_AFTER_MS: envInteger(20_000, 2000, 600_000),
   /**
-   * How old a queued or running run must be before the reconciler looks at it, ms: gives the API
-   * time to enqueue, and a live worker time to prove it is alive. Must exceed
-   * WORKER_LOCK_DURATION_MS. Default 60000.
+   * How often this worker's reconciler looks for runs whose job was lost (Redis restarted empty or
+   * flushed, the API died between commit and enqueue) and for runs of dead workers, ms; 0
+   * disables. One reconciler runs at a time across all workers. Default 5000.
    */
-  RECONCILE_GRACE_MS: envInteger(60_000, 1000, 3_600_000),
+  RECONCILE_INTERVAL_MS: envInteger(5000, 0, 3_600_000),
+  /**
+   * How old a queued run must be before the reconciler re-enqueues it for want of a job, ms: gives
+   * the API time to enqueue it (an enqueue twice is harmless: the job id is the run id). Default
+   * 10000.
+   */
+  RECONCILE_GRACE_MS: envInteger(10_000, 1000, 3_600_000),
   /**
    * Runs of one project executing at once across the whole fleet (a project's own
    * `limits.maxConcurrentRuns` overrides); a run over it is handed back to the queue without
@@ -74,16 +85,9 @@ export const workerEnvShape = {
 
 /** Cross-field rules of the worker's variables (also applied by the quick start). */
 export function checkWorkerEnv(
-  env: { WORKER_STALLED_INTERVAL_MS: number; WORKER_LOCK_DURATION_MS: number; RECONCILE_GRACE_MS: number },
+  env: { WORKER_STALLED_INTERVAL_MS: number; WORKER_LOCK_DURATION_MS: number },
   ctx: z.RefinementCtx,
 ): void {
-  if (env.RECONCILE_GRACE_MS <= env.WORKER_LOCK_DURATION_MS) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["RECONCILE_GRACE_MS"],
-      message: "must exceed WORKER_LOCK_DURATION_MS, or the reconciler may requeue runs a live worker holds",
-    });
-  }
   if (env.WORKER_STALLED_INTERVAL_MS > env.WORKER_LOCK_DURATION_MS * 10) {
     ctx.addIssue({
       code: "custom",

@@ -1,12 +1,14 @@
+import type { ArtifactStore } from "@conveyor/artifacts";
 import {
   dispositionFor,
   type EgressPolicy,
-  type ErrorKind,
   type Logger,
   RunError,
+  type RunOptionsInput,
+  readJob,
   recordingSchema,
-  runJobPayloadSchema,
-  runOptionsSchema,
+  retryDelayMs,
+  toRunError,
   unsealRecording,
   unsealVariables,
   withProjectAllow,
@@ -22,7 +24,7 @@ import {
   recordActionResult,
   requeueRun,
 } from "@conveyor/db";
-import { type ArtifactStore, type BrowserPool, executeRecording, type RunResult } from "@conveyor/runner";
+import { type BrowserPool, executeRecording, type RunResult } from "@conveyor/runner";
 import { DelayedError, type Job, UnrecoverableError, WaitingError } from "bullmq";
 import type { RunObserver } from "./stats.ts";
 
@@ -69,10 +71,12 @@ function isAbortReason(value: unknown): value is AbortReason {
   return typeof value === "object" && value !== null && "type" in value;
 }
 
-function classify(error: unknown): { kind: ErrorKind; message: string } {
-  if (error instanceof RunError) return { kind: error.kind, message: error.message };
-  // Anything unexpected (a dropped DB connection, a bug) is treated as infrastructure: retried.
-  return { kind: "transient", message: error instanceof Error ? error.message : String(error) };
+/** The base of a run job's retry backoff (the API's RETRY_BACKOFF_MS, carried by the job), ms. */
+export function backoffBaseMs(job: { opts: { backoff?: unknown } } | undefined): number {
+  const backoff = job?.opts.backoff;
+  return typeof backoff === "object" && backoff !== null && "delay" in backoff && typeof backoff.delay === "number"
+    ? backoff.delay
+    : 1000;
 }
 
 /**
@@ -82,19 +86,19 @@ function classify(error: unknown): { kind: ErrorKind; message: string } {
  */
 export function createRunProcessor(deps: ProcessorDeps) {
   return async function processRun(job: Job, token?: string, signal?: AbortSignal): Promise<ProcessResult> {
-    const parsed = runJobPayloadSchema.safeParse(job.data);
-    if (!parsed.success) {
-      throw new UnrecoverableError(`invalid run job payload: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
-    }
-    const { runId, projectId } = parsed.data;
+    // The job catalog's schema, the one the API and the reconciler enqueued with.
+    const parsed = readJob("run", job);
+    if (!parsed.ok) throw new UnrecoverableError(parsed.message);
+    const payload = parsed.payload;
+    const { runId, projectId } = payload;
     const { db } = deps.db;
     const run = await claimRunWithinLimit(db, projectId, runId, deps.workerName, deps.defaultMaxConcurrentRuns ?? 0);
     if (run === "at_capacity") {
       // Its project already runs as many as it may: back to the queue for a while, without using an
       // attempt (moveToDelayed), and this slot takes the next job, likely another project's.
-      const waits = parsed.data.capacityWaits ?? 0;
+      const waits = payload.capacityWaits ?? 0;
       const delayMs = capacityWaitMs(waits);
-      await job.updateData({ ...parsed.data, capacityWaits: waits + 1 });
+      await job.updateData({ ...payload, capacityWaits: waits + 1 });
       await job.moveToDelayed(Date.now() + delayMs, token);
       deps.logger.debug(
         { runId, jobId: job.id, projectId, waits: waits + 1, delayMs },
@@ -158,25 +162,8 @@ export function createRunProcessor(deps: ProcessorDeps) {
       await actionWrites;
       if (actionWriteError !== null) throw actionWriteError;
     };
-    const finish = async (outcome: RunOutcome, actionsExecuted: number) => {
-      const written = await finishRun(db, projectId, runId, attempt, outcome, deps.workerName);
-      const durationMs = Math.round(outcome.durationMs);
-      if (written) {
-        log.info({ status: outcome.status, actionsExecuted, durationMs }, "run finished");
-      } else {
-        log.warn(
-          { status: outcome.status, actionsExecuted, durationMs },
-          "a newer attempt owns this run; this attempt's result was discarded",
-        );
-      }
-      deps.observer?.attemptEnded({
-        status: outcome.status,
-        kind: outcome.error?.kind,
-        message: outcome.error?.message,
-        durationMs: outcome.durationMs,
-      });
-      return { runId, status: outcome.status, attempt };
-    };
+    const finish = (outcome: RunOutcome, actionsExecuted: number) =>
+      finishRunNow(deps, { projectId, runId, jobId: job.id, attempt }, outcome, actionsExecuted);
 
     let result: RunResult | undefined;
     try {
@@ -202,7 +189,9 @@ export function createRunProcessor(deps: ProcessorDeps) {
         egressPolicy,
         recording: opened.recording,
         variables: opened.variables,
-        options: runOptionsSchema.parse(run.options),
+        // As stored: the runner parses them with their defaults, and options it refuses end the run
+        // `errored` (permanent) rather than failing the attempt as if infrastructure broke.
+        options: run.options as RunOptionsInput,
         actionTimeoutMs: run.actionTimeoutMs,
         runTimeoutMs: run.timeoutMs,
         signal: controller.signal,
@@ -280,18 +269,25 @@ export function createRunProcessor(deps: ProcessorDeps) {
         },
         result.actions.length,
       );
-    } catch (error) {
-      if (error instanceof WaitingError || error instanceof UnrecoverableError || error instanceof DelayedError)
-        throw error;
+    } catch (thrown) {
+      if (thrown instanceof WaitingError || thrown instanceof UnrecoverableError || thrown instanceof DelayedError)
+        throw thrown;
       // Let the writes already sent land (or fail) before this attempt ends one way or another.
       await actionWrites;
-      const { kind, message } = classify(error);
+      // The one place an error is classified; what is written and what the queue does follow from it.
+      const error = toRunError(thrown);
+      const { kind, message } = error;
       const disposition = dispositionFor(kind);
       const durationMs = performance.now() - started;
       const counts = result?.counts ?? { passed: 0, failed: 0, skipped: 0 };
       if (disposition.action === "finish") {
         return await finish(
-          { status: disposition.status, durationMs, counts, error: { kind, message } },
+          {
+            status: disposition.status,
+            durationMs,
+            counts,
+            error: { kind, ...(error.code === undefined ? {} : { code: error.code }), message },
+          },
           actionsRecorded,
         );
       }
@@ -303,32 +299,52 @@ export function createRunProcessor(deps: ProcessorDeps) {
           runId,
           { kind, message: `gave up after ${attempts} attempt(s): ${message}` },
           deps.workerName,
-          { deadLetter: true },
+          // Fenced: a newer attempt (this one's lock lost meanwhile) owns the run's ending.
+          { deadLetter: true, attempt },
         );
+        if (!written) {
+          log.warn(
+            { err: thrown, status: "errored" },
+            "a newer attempt owns this run; this attempt's result was discarded",
+          );
+          return { runId, status: "discarded", attempt };
+        }
         log.error(
           {
-            err: error,
+            err: thrown,
             status: "errored",
             actionsExecuted: actionsRecorded,
             durationMs: Math.round(durationMs),
-            written,
           },
           "run errored: retries exhausted",
         );
         deps.observer?.attemptEnded({ status: "errored", kind, message, durationMs });
         return { runId, status: "errored", attempt };
       }
+      // Decided once: the event says this delay and the queue's backoff strategy returns it.
+      const delayMs = retryDelayMs(job.attemptsMade + 1, kind, backoffBaseMs(job));
       await requeueRun(db, projectId, runId, attempt, {
         type: "retry_scheduled",
         worker: deps.workerName,
-        data: { kind, reason: message, delay: disposition.delay },
+        data: { kind, reason: message, delay: disposition.delay, delayMs },
       });
       log.warn(
-        { err: error, kind, status: "queued", actionsExecuted: actionsRecorded, durationMs: Math.round(durationMs) },
+        {
+          err: thrown,
+          kind,
+          delayMs,
+          status: "queued",
+          actionsExecuted: actionsRecorded,
+          durationMs: Math.round(durationMs),
+        },
         "run hit an infrastructure error; retry scheduled",
       );
       deps.observer?.attemptEnded({ status: "retried", kind, message, durationMs });
-      throw error;
+      throw new RunError(kind, message, {
+        cause: error.cause ?? thrown,
+        ...(error.code === undefined ? {} : { code: error.code }),
+        retryDelayMs: delayMs,
+      });
     } finally {
       signal?.removeEventListener("abort", onQueueCancel);
       deps.active.delete(runId);
@@ -336,23 +352,31 @@ export function createRunProcessor(deps: ProcessorDeps) {
   };
 }
 
+/**
+ * Writes a run's terminal state, fenced by attempt like every other ending: when a newer attempt
+ * has claimed the run meanwhile, the write is a no-op, and this attempt then neither reports the
+ * run finished nor counts it (status `discarded`).
+ */
 async function finishRunNow(
   deps: ProcessorDeps,
   ids: { projectId: string; runId: string; jobId: string | undefined; attempt: number },
   outcome: RunOutcome,
+  actionsExecuted = 0,
 ): Promise<ProcessResult> {
-  await finishRun(deps.db.db, ids.projectId, ids.runId, ids.attempt, outcome, deps.workerName);
-  deps.logger.info(
-    {
-      runId: ids.runId,
-      jobId: ids.jobId,
-      attempt: ids.attempt,
-      status: outcome.status,
-      actionsExecuted: 0,
-      durationMs: outcome.durationMs,
-    },
-    "run finished",
-  );
+  const written = await finishRun(deps.db.db, ids.projectId, ids.runId, ids.attempt, outcome, deps.workerName);
+  const fields = {
+    runId: ids.runId,
+    jobId: ids.jobId,
+    attempt: ids.attempt,
+    status: outcome.status,
+    actionsExecuted,
+    durationMs: Math.round(outcome.durationMs),
+  };
+  if (!written) {
+    deps.logger.warn(fields, "a newer attempt owns this run; this attempt's result was discarded");
+    return { runId: ids.runId, status: "discarded", attempt: ids.attempt };
+  }
+  deps.logger.info(fields, "run finished");
   deps.observer?.attemptEnded({
     status: outcome.status,
     kind: outcome.error?.kind,

@@ -1,17 +1,19 @@
+import type { ArtifactStore } from "@conveyor/artifacts";
 import {
   cancelChannel,
   type EgressPolicy,
   type Logger,
   RUNS_QUEUE,
-  type RunError,
+  readJob,
+  retryDelayMs,
   runAliveKey,
-  runJobPayloadSchema,
+  toRunError,
 } from "@conveyor/core";
 import { type DbHandle, failUnfinishedRun } from "@conveyor/db";
-import type { ArtifactStore, BrowserPool } from "@conveyor/runner";
+import type { BrowserPool } from "@conveyor/runner";
 import { type MinimalJob, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { type AbortReason, createRunProcessor } from "./processor.ts";
+import { type AbortReason, backoffBaseMs, createRunProcessor } from "./processor.ts";
 import type { RunObserver } from "./stats.ts";
 
 export interface RunWorkerOptions {
@@ -42,16 +44,18 @@ export interface RunWorkerOptions {
   defaultMaxConcurrentRuns?: number;
 }
 
-/** Exponential backoff with full jitter for recoverable errors; at once for transient ones. */
-export function retryDelayMs(attemptsMade: number, kind: string | undefined, baseMs: number): number {
-  if (kind === "transient") return 0;
-  const ceiling = baseMs * 2 ** Math.max(0, attemptsMade - 1);
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-}
-
-function backoffDelayOf(job: MinimalJob | undefined): number {
-  const backoff = job?.opts.backoff;
-  return typeof backoff === "object" && typeof backoff.delay === "number" ? backoff.delay : 1000;
+/**
+ * The queue's backoff strategy for run jobs: the delay the processor decided and wrote into the
+ * run's `retry_scheduled` event (RunError.retryDelayMs). An error that did not come through the
+ * processor's classification (none should) is classified the same way here.
+ */
+export function runBackoffStrategy(
+  attemptsMade: number,
+  error: Error | undefined,
+  job: MinimalJob | undefined,
+): number {
+  const runError = toRunError(error);
+  return runError.retryDelayMs ?? retryDelayMs(attemptsMade, runError.kind, backoffBaseMs(job));
 }
 
 /** The BullMQ worker on the runs queue, with the bookkeeping shutdown needs. */
@@ -86,7 +90,7 @@ export class RunWorker {
       settings: {
         // Jobs carry the API's RETRY_BACKOFF_MS as their backoff delay; the kind of error decides.
         backoffStrategy: (attemptsMade: number, _type?: string, error?: Error, job?: MinimalJob) =>
-          retryDelayMs(attemptsMade, (error as RunError | undefined)?.kind, backoffDelayOf(job)),
+          runBackoffStrategy(attemptsMade, error, job),
       },
     });
     this.worker.on("error", (error) => options.logger.error({ err: error }, "queue worker error"));
@@ -95,20 +99,20 @@ export class RunWorker {
       // Emitted for every failed attempt, retried or not. Only a job the queue gave up on (stall
       // limit, retries exhausted outside the processor) leaves a run to close here.
       if (!job) return;
-      const parsed = runJobPayloadSchema.safeParse(job.data);
-      if (!parsed.success) return;
+      const parsed = readJob("run", job);
+      if (!parsed.ok) return;
       void (async () => {
         if ((await job.getState()) !== "failed") return;
         await failUnfinishedRun(
           options.db.db,
-          parsed.data.projectId,
-          parsed.data.runId,
+          parsed.payload.projectId,
+          parsed.payload.runId,
           { kind: "transient", message: `the queue gave up on this run: ${error.message}` },
           options.name,
           { deadLetter: true },
         );
       })().catch((err: unknown) =>
-        options.logger.error({ err, runId: parsed.data.runId }, "could not mark run errored"),
+        options.logger.error({ err, runId: parsed.payload.runId }, "could not mark run errored"),
       );
     });
   }

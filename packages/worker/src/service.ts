@@ -1,10 +1,18 @@
-import { type EgressEntry, egressPolicyFromEnv, type Logger, parseSecretsKey } from "@conveyor/core";
+import { createArtifactStore, describeArtifactStore } from "@conveyor/artifacts";
+import {
+  createLogger,
+  type EgressEntry,
+  egressPolicyFromEnv,
+  type Logger,
+  parseSecretsKey,
+  type ShutdownManager,
+} from "@conveyor/core";
 import type { DbHandle } from "@conveyor/db";
 import { EgressProxy } from "@conveyor/egress";
-import { BrowserPool, createArtifactStore, describeArtifactStore, resolveChromium } from "@conveyor/runner";
+import { BrowserPool, resolveChromium } from "@conveyor/runner";
 import type { Redis } from "ioredis";
 import { ArtifactSweeper } from "./artifact-sweeper.ts";
-import type { WorkerEnv } from "./env.ts";
+import { defaultWorkerName, type WorkerEnv } from "./env.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { startMetricsServer, WorkerMetrics } from "./metrics.ts";
 import { Reconciler } from "./reconciler.ts";
@@ -89,6 +97,9 @@ export async function startWorker(
     intervalMs: env.RECONCILE_INTERVAL_MS,
     graceMs: env.RECONCILE_GRACE_MS,
     backoffMs: env.RETRY_BACKOFF_MS,
+    deadAfterMs: env.WORKER_DEAD_AFTER_MS,
+    lockDurationMs: env.WORKER_LOCK_DURATION_MS,
+    maxTakeovers: env.WORKER_MAX_STALLED_COUNT,
   });
   reconciler.start();
   const sweeper = new ArtifactSweeper({
@@ -120,6 +131,7 @@ export async function startWorker(
     stats,
     activeRuns: () => runWorker.activeRuns,
     logger: deps.logger,
+    deadAfterMs: env.WORKER_DEAD_AFTER_MS,
   });
   await heartbeat.start();
   deps.logger.info({ concurrency: env.WORKER_CONCURRENCY }, "worker ready");
@@ -140,6 +152,52 @@ export async function startWorker(
       await metricsServer?.close();
     },
   };
+}
+
+/** This worker's name in logs, run events and heartbeats: WORKER_NAME, else `<hostname>-<pid>`. */
+/**
+ * The worker's shutdown budget: the drain (SHUTDOWN_TIMEOUT_MS), then 12 s to hand the rest back,
+ * close the browser and the connections. Keep the platform's grace period above it
+ * (k8s/worker.yaml: 45 s against 30 s + 12 s).
+ */
+export function workerShutdownDeadlineMs(env: Pick<WorkerEnv, "SHUTDOWN_TIMEOUT_MS">): number {
+  return env.SHUTDOWN_TIMEOUT_MS + 12_000;
+}
+
+export function workerName(env: Pick<WorkerEnv, "WORKER_NAME">): string {
+  return env.WORKER_NAME ?? defaultWorkerName();
+}
+
+/**
+ * The worker's logger: JSON lines bound to `service: "worker"` and its name, or, with `pretty`
+ * (the one-process `pnpm start` on a terminal), human-readable lines starting with `[worker]`.
+ */
+export function createWorkerLogger(
+  env: Pick<WorkerEnv, "LOG_LEVEL">,
+  name: string,
+  options: { pretty?: boolean } = {},
+): Logger {
+  return createLogger({
+    level: env.LOG_LEVEL,
+    base: { service: "worker", worker: name },
+    ...(options.pretty ? { prettyPrefix: "[worker]" } : {}),
+  });
+}
+
+/**
+ * The composition root of a run worker, shared by `pnpm start:worker` (bin/worker.ts) and the
+ * one-process `pnpm start` (cli/start.ts), so what the environment means cannot drift between
+ * them: starts the worker on the caller's connections and registers its shutdown step `worker`
+ * (stop taking runs, drain for SHUTDOWN_TIMEOUT_MS, hand the rest back, close the browser). The
+ * caller registers the steps that close its connections after this one.
+ */
+export async function composeWorker(
+  env: WorkerEnv,
+  deps: { db: DbHandle; redis: Redis; logger: Logger; name: string; shutdown: Pick<ShutdownManager, "register"> },
+): Promise<WorkerService> {
+  const service = await startWorker(env, { db: deps.db, redis: deps.redis, logger: deps.logger, name: deps.name });
+  deps.shutdown.register("worker", () => service.close());
+  return service;
 }
 
 /** One line at start saying what recordings may reach; a warning when nothing is restricted. */

@@ -1,15 +1,18 @@
 /**
- * The reconciler against real Postgres and Redis: it re-enqueues runs whose job was lost, leaves
- * alone what a live worker holds or the queue still has, and only one reconciler works at a time.
+ * The reconciler against real Postgres and Redis: it re-enqueues runs whose job was lost, hands
+ * back the runs of dead workers (fenced by attempt), leaves alone what a live worker holds or the
+ * queue still has, reports only what it really enqueued, and only one reconciler works at a time
+ * (a compare-and-set lease).
  */
 import { randomBytes } from "node:crypto";
-import { createLogger, RUNS_QUEUE, runAliveKey } from "@conveyor/core";
-import { type CreateRunInput, claimRun, createProject, createRun, getRunEvents } from "@conveyor/db";
+import { createLogger, RUNS_QUEUE, reconcilerLeaseKey, runAliveKey } from "@conveyor/core";
+import { type CreateRunInput, claimRun, createProject, createRun, finishRun, getRunEvents } from "@conveyor/db";
 import { createTestDatabase, type TestDatabase } from "@conveyor/db/testing";
-import { Queue } from "bullmq";
+import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Reconciler } from "../src/reconciler.ts";
+import { workerLivenessKey } from "../src/heartbeat.ts";
+import { enqueueRunJob, Reconciler, redisDataSinceKey } from "../src/reconciler.ts";
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `cvt-reconciler-${randomBytes(4).toString("hex")}`;
@@ -32,17 +35,32 @@ const input: CreateRunInput = {
   variables: {},
 };
 
-function reconciler(name: string): Reconciler {
+function reconciler(name: string, connection: Redis = redis, maxTakeovers = 2): Reconciler {
   return new Reconciler({
     db,
-    connection: redis,
+    connection,
     prefix,
     logger,
     name,
     intervalMs: 1000,
     graceMs: 1000,
     backoffMs: 100,
+    deadAfterMs: 2000,
+    lockDurationMs: 1000,
+    maxTakeovers,
   });
+}
+
+/** Marks a worker alive (its liveness key), as a process started at `startedAt` would. */
+async function alive(worker: string, startedAt = Date.now() - 60_000): Promise<void> {
+  await redis.set(workerLivenessKey(prefix, worker), String(startedAt), "PX", 60_000);
+}
+
+async function cleanup(runId: string): Promise<void> {
+  const job = await queue.getJob(runId);
+  await job?.remove().catch(() => undefined);
+  await redis.del(`${prefix}:${RUNS_QUEUE}:${runId}:lock`);
+  await db.query("update runs set status = 'cancelled' where id = $1 and status in ('queued', 'running')", [runId]);
 }
 
 /** Runs a pass as if `ms` had passed, so rows count as old without sleeping. */
@@ -53,6 +71,8 @@ beforeAll(async () => {
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   queue = new Queue(RUNS_QUEUE, { connection: redis, prefix });
   projectId = (await createProject(db.db, { name: "reconciler" })).project.id;
+  // Redis has held its data for a minute: workers had time to write their liveness keys.
+  await redis.set(redisDataSinceKey(prefix), String(Date.now() - 60_000));
 });
 
 afterAll(async () => {
@@ -122,6 +142,7 @@ describe("Reconciler", () => {
   it("does not touch a running run whose worker still refreshes its alive key", async () => {
     const { run } = await createRun(db.db, projectId, input);
     await claimRun(db.db, projectId, run.id, "w-alive");
+    await alive("w-alive");
     await redis.set(runAliveKey(prefix, run.id), "w-alive", "PX", 10_000);
     const r = reconciler("w-1");
     try {
@@ -150,6 +171,236 @@ describe("Reconciler", () => {
       await second.stop();
       await (await queue.getJob(run.id))?.remove();
       await db.query("update runs set status = 'cancelled' where id = $1", [run.id]);
+    }
+  });
+  it("hands back the runs of a worker silent past the threshold, and leaves a live worker's alone", async () => {
+    const { run: orphan } = await createRun(db.db, projectId, input);
+    const { run: held } = await createRun(db.db, projectId, input);
+    await claimRun(db.db, projectId, orphan.id, "w-silent");
+    await claimRun(db.db, projectId, held.id, "w-beating");
+    await alive("w-beating");
+    await redis.set(runAliveKey(prefix, held.id), "w-beating", "PX", 10_000);
+    const r = reconciler("w-1");
+    try {
+      expect(await r.pass(later(5_000))).toEqual([orphan.id]);
+      const rows = await db.query<{ id: string; status: string; attempt: number }>(
+        "select id, status, attempt from runs where id = any($1) order by id",
+        [[orphan.id, held.id]],
+      );
+      expect(Object.fromEntries(rows.map((row) => [row.id, row.status]))).toEqual({
+        [orphan.id]: "queued",
+        [held.id]: "running",
+      });
+      const events = await getRunEvents(db.db, projectId, orphan.id);
+      expect(events.map((e) => e.type)).toEqual(["queued", "started", "requeued"]);
+      expect(events[2]?.data).toMatchObject({ from: "running", deadWorker: "w-silent" });
+      expect(String(events[2]?.data.reason)).toMatch(/w-silent has been silent/);
+      // Fenced: the presumed-dead worker, waking up, cannot finish its attempt any more.
+      expect(
+        await finishRun(
+          db.db,
+          projectId,
+          orphan.id,
+          1,
+          { status: "passed", durationMs: 1, counts: { passed: 1, failed: 0, skipped: 0 } },
+          "w-silent",
+        ),
+      ).toBe(false);
+    } finally {
+      await r.stop();
+      await cleanup(orphan.id);
+      await cleanup(held.id);
+    }
+  });
+
+  it("treats a worker restarted under the same name as a new process: its predecessor's runs go back", async () => {
+    const { run } = await createRun(db.db, projectId, input);
+    await claimRun(db.db, projectId, run.id, "w-restarted");
+    // The process holding the name now started after the run was claimed.
+    await alive("w-restarted", Date.now() + 1000);
+    const r = reconciler("w-1");
+    try {
+      expect(await r.pass(later(5_000))).toEqual([run.id]);
+      const events = await getRunEvents(db.db, projectId, run.id);
+      expect(String(events.at(-1)?.data.reason)).toMatch(/restarted since it claimed the run/);
+    } finally {
+      await r.stop();
+      await cleanup(run.id);
+    }
+  });
+
+  it("takes the active job of a dead worker from its lock back to the queue at once", async () => {
+    const { run } = await createRun(db.db, projectId, input);
+    await enqueueRunJob(queue, redis, { ...run }, 100);
+    // A worker takes the job (active, locked, processed by it), claims the run, and dies.
+    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const dead = new Worker(RUNS_QUEUE, null, { connection, prefix, name: "w-killed", lockDuration: 60_000 });
+    const r = reconciler("w-1");
+    try {
+      const job = await dead.getNextJob("dead-token");
+      expect(job?.id).toBe(run.id);
+      await claimRun(db.db, projectId, run.id, "w-killed");
+      expect(await queue.getJobState(run.id)).toBe("active");
+
+      expect(await r.pass(later(5_000))).toEqual([run.id]);
+      // Deliverable again without waiting for the lock to expire.
+      expect(["waiting", "prioritized"]).toContain(await queue.getJobState(run.id));
+      expect(await redis.exists(`${prefix}:${RUNS_QUEUE}:${run.id}:lock`)).toBe(0);
+      const [row] = await db.query<{ status: string; attempt: number }>(
+        "select status, attempt from runs where id = $1",
+        [run.id],
+      );
+      expect(row).toEqual({ status: "queued", attempt: 1 });
+      // Nothing more to do on the next pass.
+      expect(await r.pass(later(5_000))).toEqual([]);
+    } finally {
+      await r.stop();
+      await dead.close(true);
+      connection.disconnect();
+      await cleanup(run.id);
+    }
+  });
+
+  it("leaves a dead worker's runs alone right after Redis lost its data (workers rewrite their keys first)", async () => {
+    const { run } = await createRun(db.db, projectId, input);
+    await claimRun(db.db, projectId, run.id, "w-unknown");
+    const r = reconciler("w-1");
+    try {
+      await redis.del(redisDataSinceKey(prefix));
+      expect(await r.pass(later(5_000))).toEqual([]);
+      expect(await redis.exists(redisDataSinceKey(prefix))).toBe(1);
+    } finally {
+      await r.stop();
+      await redis.set(redisDataSinceKey(prefix), String(Date.now() - 60_000));
+      await cleanup(run.id);
+    }
+  });
+
+  it("a run whose workers keep dying is given up after WORKER_MAX_STALLED_COUNT hand-backs", async () => {
+    const { run } = await createRun(db.db, projectId, input);
+    const r = reconciler("w-1", redis, 1);
+    try {
+      await claimRun(db.db, projectId, run.id, "w-gone-1");
+      expect(await r.pass(later(5_000))).toEqual([run.id]);
+      await (await queue.getJob(run.id))?.remove();
+      await claimRun(db.db, projectId, run.id, "w-gone-2");
+      expect(await r.pass(later(5_000))).toEqual([]);
+      const [row] = await db.query<{ status: string; dead: boolean; message: string }>(
+        "select status, dead_lettered_at is not null as dead, error_message as message from runs where id = $1",
+        [run.id],
+      );
+      expect(row?.status).toBe("errored");
+      expect(row?.dead).toBe(true);
+      expect(row?.message).toMatch(/its worker died 2 time\(s\)/);
+    } finally {
+      await r.stop();
+      await cleanup(run.id);
+    }
+  });
+
+  it("puts back a running run of a live worker when it executes nowhere (no job, no alive key)", async () => {
+    const { run } = await createRun(db.db, projectId, input);
+    await claimRun(db.db, projectId, run.id, "w-lively");
+    await alive("w-lively");
+    const r = reconciler("w-1");
+    try {
+      expect(await r.pass(later(5_000))).toEqual([run.id]);
+      const events = await getRunEvents(db.db, projectId, run.id);
+      expect(events.at(-1)?.data).toMatchObject({ from: "running" });
+      expect(await queue.getJob(run.id)).toBeDefined();
+    } finally {
+      await r.stop();
+      await cleanup(run.id);
+    }
+  });
+
+  it("does not report a run re-enqueued when its ended job cannot be removed", async () => {
+    const { run } = await createRun(db.db, projectId, input);
+    await enqueueRunJob(queue, redis, { ...run, maxAttempts: 1 }, 100);
+    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const worker = new Worker(RUNS_QUEUE, null, {
+      connection,
+      prefix,
+      name: "w-failing",
+      settings: { backoffStrategy: () => 0 },
+    });
+    const r = reconciler("w-1");
+    try {
+      const job = await worker.getNextJob("token-1");
+      await job?.moveToFailed(new Error("boom"), "token-1", false);
+      expect(await queue.getJobState(run.id)).toBe("failed");
+      // Someone still holds a lock on it: BullMQ refuses to remove it.
+      await redis.set(`${prefix}:${RUNS_QUEUE}:${run.id}:lock`, "someone", "PX", 60_000);
+      expect(await r.pass(later(5_000))).toEqual([]);
+      const events = await getRunEvents(db.db, projectId, run.id);
+      expect(events.map((e) => e.type)).toEqual(["queued"]);
+      expect(await queue.getJobState(run.id)).toBe("failed");
+      // Once the lock is gone, the next pass replaces the job and says so.
+      await redis.del(`${prefix}:${RUNS_QUEUE}:${run.id}:lock`);
+      expect(await r.pass(later(5_000))).toEqual([run.id]);
+      expect(["waiting", "prioritized"]).toContain(await queue.getJobState(run.id));
+      expect((await getRunEvents(db.db, projectId, run.id)).map((e) => e.type)).toEqual(["queued", "requeued"]);
+    } finally {
+      await r.stop();
+      await worker.close(true);
+      connection.disconnect();
+      await cleanup(run.id);
+    }
+  });
+
+  it("says whether an add really added a job", async () => {
+    const { run } = await createRun(db.db, projectId, input);
+    try {
+      expect(await enqueueRunJob(queue, redis, { ...run }, 100)).toBe("added");
+      expect(await enqueueRunJob(queue, redis, { ...run }, 100)).toBe("exists");
+    } finally {
+      await cleanup(run.id);
+    }
+  });
+
+  it("never lets two reconcilers both hold the lease: one that changed hands while renewing is lost", async () => {
+    const { run } = await createRun(db.db, projectId, input);
+    const lease = reconcilerLeaseKey(prefix);
+    // A connection on which, just before the holder's renewal reaches Redis, its lease expires and
+    // another reconciler takes it (the interleaving a get-then-pexpire renewal cannot rule out).
+    const racy = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    let handOver: (() => Promise<void>) | undefined;
+    for (const command of ["pexpire", "eval"] as const) {
+      const original = (racy as any)[command].bind(racy);
+      (racy as any)[command] = async (...args: unknown[]) => {
+        const hook = handOver;
+        if (hook && args.includes(lease)) {
+          handOver = undefined;
+          await hook();
+        }
+        return original(...args);
+      };
+    }
+    const first = reconciler("w-first", racy);
+    const second = reconciler("w-second");
+    try {
+      await redis.del(lease);
+      expect(await first.pass(later(5_000))).toEqual([run.id]);
+      await (await queue.getJob(run.id))?.remove();
+      handOver = async () => {
+        await redis.set(lease, "w-second", "PX", 30_000);
+      };
+      // The first reconciler does nothing, and does not extend the other's lease.
+      expect(await first.pass(later(5_000))).toEqual([]);
+      expect(handOver).toBeUndefined();
+      expect(await redis.get(lease)).toBe("w-second");
+      expect(await redis.pttl(lease)).toBeLessThanOrEqual(30_000);
+      expect(await second.pass(later(5_000))).toEqual([run.id]);
+      // A stopping holder releases its lease; a non-holder cannot.
+      await first.stop();
+      expect(await redis.get(lease)).toBe("w-second");
+      await second.stop();
+      expect(await redis.exists(lease)).toBe(0);
+    } finally {
+      await first.stop();
+      await second.stop();
+      racy.disconnect();
+      await cleanup(run.id);
     }
   });
 });

@@ -1,17 +1,15 @@
 // `pnpm start:api`: the HTTP API as its own process (production: any number of replicas).
 
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   ConfigError,
   checkRedisEvictionPolicy,
   connectRedis,
-  createLogger,
   installProcessGuards,
   ShutdownManager,
 } from "@conveyor/core";
-import { createPostgresDb, migrate } from "@conveyor/db";
+import { createPostgresDb, migrateAtStart } from "@conveyor/db";
 import { parseApiEnv } from "../env.ts";
-import { startApi } from "../server.ts";
+import { apiShutdownDeadlineMs, composeApi, createApiLogger } from "../server.ts";
 
 async function main(): Promise<void> {
   const env = parseApiEnv(process.env);
@@ -20,9 +18,9 @@ async function main(): Promise<void> {
       "DATABASE_URL: is required when the API runs as its own process (postgres://user:pass@host:5432/db)",
     ]);
   }
-  const logger = createLogger({ level: env.LOG_LEVEL, base: { service: "api" } });
+  const logger = createApiLogger(env);
   installProcessGuards(logger);
-  const shutdown = new ShutdownManager(logger);
+  const shutdown = new ShutdownManager(logger, undefined, { deadlineMs: apiShutdownDeadlineMs(env) });
   shutdown.listen();
 
   const db = await createPostgresDb({
@@ -30,17 +28,11 @@ async function main(): Promise<void> {
     maxConnections: env.DB_POOL_SIZE,
     applicationName: "conveyor-api",
   });
-  const applied = await migrate(db.db);
-  if (applied.length) logger.info({ applied }, "migrations applied");
+  await migrateAtStart(db.db, logger);
   const redis = await connectRedis({ url: env.REDIS_URL, maxRetriesPerRequest: 2 });
   await checkRedisEvictionPolicy(redis, logger);
-  const api = await startApi(env, { db, redis, logger, isShuttingDown: () => shutdown.shuttingDown });
-
-  shutdown.register("http", async () => {
-    // Readiness already answers 503 (shutdown began); give load balancers time to notice.
-    if (env.SHUTDOWN_READINESS_DELAY_MS > 0) await sleep(env.SHUTDOWN_READINESS_DELAY_MS);
-    await api.close();
-  });
+  // Registers the "http" step (readiness delay, then close); connections close after it.
+  await composeApi(env, { db, redis, logger, shutdown });
   shutdown.register("redis", async () => {
     await redis.quit();
   });

@@ -1,20 +1,20 @@
-import { RUN_STATUSES, RUNS_QUEUE, TERMINAL_STATUSES, WORKER_HEALTH_STATUSES } from "@conveyor/core";
-import type { DbHandle } from "@conveyor/db";
+import { RUN_STATUSES, RUNS_QUEUE, TERMINAL_STATUSES, WORKER_HEALTH_STATUSES, type WorkerHealth } from "@conveyor/core";
+import { countRunsByStatus, type DbHandle } from "@conveyor/db";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { RunQueue } from "../queue.ts";
+import type { QueueCounts, RunQueue } from "../queue.ts";
 import { countWorkers, readWorkers } from "../workers.ts";
 
 /**
  * Prometheus metrics of the API, served at `GET /metrics` (docs/operations.md, "Metrics", lists
  * every series; the names are a contract — the Kubernetes HPA scales workers on
- * `conveyor_queue_backlog`).
+ * `conveyor_run_demand`, queued plus running runs, against WORKER_CONCURRENCY per pod).
  *
  * Fleet-wide series are derived from shared state, never from this process's own events, so every
  * API replica reports the same numbers and a replica that restarts loses nothing:
- * - queue depth and backlog: read from Redis at scrape time (the autoscaler wants it fresh);
- * - worker gauges: read from the heartbeats at scrape time;
+ * - queue depth, backlog and demand: read from Redis at scrape time (the autoscaler wants it fresh);
+ * - worker gauges and slots: read from the heartbeats at scrape time;
  * - run counters: counted in Postgres every METRICS_REPORTING_INTERVAL_MS (a full count of the
  *   runs table is too heavy to repeat on every scrape of every replica).
  * HTTP request series and process metrics are this replica's own.
@@ -34,30 +34,23 @@ export interface MetricsDeps {
 
 const QUEUE_STATES = ["waiting", "prioritized", "delayed", "active", "completed", "failed"] as const;
 
-interface RunTotals {
-  byStatus: Map<string, number>;
-  /** Runs started at least once. */
-  started: number;
-  /** Attempts started in all (a retried or recovered run counts once per attempt). */
-  attempts: number;
+/**
+ * Runs that want a worker slot now: due queued jobs (the backlog) plus active ones (held by a
+ * worker: running, or about to be handed back). Both come from one read of the queue, so a job
+ * moving from waiting to active is counted once.
+ */
+export function runDemand(counts: Pick<QueueCounts, "backlog" | "active">): number {
+  return counts.backlog + counts.active;
 }
 
-async function countRuns(db: DbHandle): Promise<RunTotals> {
-  const rows = await db.query<{
-    status: string;
-    runs: string | number;
-    started: string | number;
-    attempts: string | number;
-  }>(
-    "select status, count(*) as runs, count(*) filter (where attempt > 0) as started, coalesce(sum(attempt), 0) as attempts from runs group by status",
-  );
-  const totals: RunTotals = { byStatus: new Map(), started: 0, attempts: 0 };
-  for (const row of rows) {
-    totals.byStatus.set(row.status, Number(row.runs));
-    totals.started += Number(row.started);
-    totals.attempts += Number(row.attempts);
-  }
-  return totals;
+/**
+ * Slots of the fleet: each worker's WORKER_CONCURRENCY, from its heartbeat. An unhealthy worker
+ * (silent for 3 intervals: frozen, dead or cut off) serves nothing, so its slots do not count.
+ */
+export function workerSlots(workers: Pick<WorkerHealth, "status" | "concurrency">[]): number {
+  let slots = 0;
+  for (const worker of workers) if (worker.status !== "unhealthy") slots += worker.concurrency;
+  return slots;
 }
 
 /** Builds the registry and the periodic run count; call `start` once the app is ready. */
@@ -107,7 +100,7 @@ export function createApiMetrics(deps: MetricsDeps) {
   });
   new Gauge({
     name: "conveyor_queue_backlog",
-    help: "Runs a worker could start now: waiting + prioritized + delayed jobs already due. What the worker autoscaler follows.",
+    help: "Runs a worker could start now: waiting + prioritized + delayed jobs already due (the queued part of conveyor_run_demand).",
     labelNames: ["queue"],
     registers: [registry],
     async collect() {
@@ -154,6 +147,44 @@ export function createApiMetrics(deps: MetricsDeps) {
     },
   });
 
+  // What the worker autoscaler follows: the work, not only the queue. A fleet busy with long runs
+  // and an empty queue has a backlog of 0 but a demand equal to its running runs, so it is not
+  // scaled down under them (docs/operations.md, Scaling).
+  new Gauge({
+    name: "conveyor_run_demand",
+    help: "Runs that want a worker slot now: the backlog (conveyor_queue_backlog) plus the jobs workers hold (active). What the worker autoscaler follows.",
+    labelNames: ["queue"],
+    registers: [registry],
+    async collect() {
+      const counts = await readQueueOnce();
+      this.reset();
+      if (counts) this.set({ queue: RUNS_QUEUE }, runDemand(counts));
+    },
+  });
+  new Gauge({
+    name: "conveyor_worker_slots",
+    help: "Runs the fleet can execute at once: the sum of WORKER_CONCURRENCY over workers with a live heartbeat that are not unhealthy.",
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const workers = await readWorkersOnce().catch(() => undefined);
+      if (workers) this.set(workerSlots(workers));
+    },
+  });
+  new Gauge({
+    name: "conveyor_run_demand_per_slot",
+    help: "conveyor_run_demand / conveyor_worker_slots: above 1, runs wait for a slot; below 1, slots are idle. Absent while there is no slot.",
+    labelNames: ["queue"],
+    registers: [registry],
+    async collect() {
+      const [counts, workers] = await Promise.all([readQueueOnce(), readWorkersOnce().catch(() => undefined)]);
+      this.reset();
+      if (!counts || !workers) return;
+      const slots = workerSlots(workers);
+      if (slots > 0) this.set({ queue: RUNS_QUEUE }, runDemand(counts) / slots);
+    },
+  });
+
   // Counted in Postgres: totals of the whole installation, the same on every replica.
   const runs = new Gauge({
     name: "conveyor_runs",
@@ -194,7 +225,7 @@ export function createApiMetrics(deps: MetricsDeps) {
     return to;
   };
   async function refresh(): Promise<void> {
-    const totals = await countRuns(deps.db);
+    const totals = await countRunsByStatus(deps.db.db);
     for (const status of RUN_STATUSES) runs.set({ status }, totals.byStatus.get(status) ?? 0);
     for (const status of TERMINAL_STATUSES) {
       const to = totals.byStatus.get(status) ?? 0;

@@ -1,9 +1,10 @@
+import { type ArtifactStore, InvalidArtifactKeyError } from "@conveyor/artifacts";
 import type { DbHandle } from "@conveyor/db";
 import { getRun } from "@conveyor/db";
-import { type ArtifactStore, InvalidArtifactKeyError } from "@conveyor/runner/artifacts";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { errorResponses } from "../views.ts";
 import { isWellFormed, notFound } from "./common.ts";
 
 export const artifactParams = z.object({ id: z.string().min(1).max(64), "*": z.string().min(1).max(512) });
@@ -27,7 +28,15 @@ export function registerGetArtifact(app: FastifyInstance, deps: { db: DbHandle; 
     "/api/runs/:id/artifacts/*",
     {
       config: { scope: "runs:read" },
-      schema: { summary: "A file a run produced (screenshot, …)", tags: ["runs"], params: artifactParams },
+      schema: {
+        summary: "A file a run produced (screenshot, video, trace)",
+        tags: ["runs"],
+        params: artifactParams,
+        response: {
+          200: z.unknown().describe("The file itself, with its Content-Type (not JSON)"),
+          ...errorResponses,
+        },
+      },
     },
     async (request, reply) => {
       const { id } = request.params;

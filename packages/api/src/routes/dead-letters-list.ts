@@ -2,7 +2,7 @@ import { type DbHandle, listDeadLetters } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { runView } from "../views.ts";
+import { errorResponses, pageResponse, runResponse, runView } from "../views.ts";
 import { paginationQuery, parseCursor } from "./common.ts";
 
 export const listDeadLettersQuery = z.object(paginationQuery);
@@ -18,6 +18,7 @@ export function registerListDeadLetters(app: FastifyInstance, deps: { db: DbHand
           "Each ended `errored`; `attempt` says how many executions were tried. Replay one with POST /api/runs/:id/retry.",
         tags: ["runs"],
         querystring: listDeadLettersQuery,
+        response: { 200: pageResponse(runResponse), ...errorResponses },
       },
     },
     async (request) => {

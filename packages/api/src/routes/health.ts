@@ -6,6 +6,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { AuthMode } from "../plugins/auth.ts";
 import type { QueueCounts, RunQueue } from "../queue.ts";
+import { errorResponses } from "../views.ts";
 import { countWorkers, readWorkers } from "../workers.ts";
 
 /**
@@ -35,6 +36,12 @@ const serviceCheckSchema = z.object({
 });
 
 const healthStatusSchema = z.enum(WORKER_HEALTH_STATUSES);
+
+export const readinessSchema = z.object({
+  status: z.enum(["ready", "not_ready"]),
+  reason: z.string().optional().describe("Why not ready, when it is not a service (shutting down)"),
+  services: z.object({ database: serviceCheckSchema, redis: serviceCheckSchema }),
+});
 
 export const workerHealthSchema = z.object({
   name: z.string(),
@@ -176,13 +183,27 @@ export function registerHealth(app: FastifyInstance, deps: HealthDeps): void {
   const typed = app.withTypeProvider<ZodTypeProvider>();
   app.get(
     "/api/health",
-    { config: { auth: "public" }, schema: { summary: "Liveness", tags: ["health"] } },
+    {
+      config: { auth: "public" },
+      schema: {
+        summary: "Liveness",
+        tags: ["health"],
+        response: { 200: z.object({ status: z.literal("ok") }), ...errorResponses },
+      },
+    },
     async () => ({ status: "ok" }),
   );
 
   app.get(
     "/api/health/ready",
-    { config: { auth: "public" }, schema: { summary: "Readiness: Postgres and Redis answer", tags: ["health"] } },
+    {
+      config: { auth: "public" },
+      schema: {
+        summary: "Readiness: Postgres and Redis answer",
+        tags: ["health"],
+        response: { 200: readinessSchema, 503: readinessSchema, ...errorResponses },
+      },
+    },
     async (_request, reply) => {
       const [database, redis] = await Promise.all([check(() => deps.db.ping()), check(() => deps.redis.ping())]);
       const shuttingDown = deps.isShuttingDown();
@@ -207,7 +228,7 @@ export function registerHealth(app: FastifyInstance, deps: HealthDeps): void {
           "`unhealthy` (HTTP 503) when Postgres or Redis does not answer; `degraded` when a worker is degraded or unhealthy, or runs wait with no healthy worker; `healthy` otherwise. Needs the admin token unless HEALTH_PUBLIC is set.",
         tags: ["health"],
         security: operatorSecurity,
-        response: { 200: detailedHealthSchema, 503: detailedHealthSchema },
+        response: { 200: detailedHealthSchema, 503: detailedHealthSchema, ...errorResponses },
       },
     },
     async (_request, reply) => {
@@ -248,7 +269,7 @@ export function registerHealth(app: FastifyInstance, deps: HealthDeps): void {
           "`unhealthy` (HTTP 503) when no healthy worker is left (and workers are listed or runs wait), or Redis cannot be read; `degraded` when some worker is degraded or unhealthy. Counters are per worker process since it started, summed. Needs the admin token unless HEALTH_PUBLIC is set.",
         tags: ["health"],
         security: operatorSecurity,
-        response: { 200: workerSummarySchema, 503: workerSummarySchema },
+        response: { 200: workerSummarySchema, 503: workerSummarySchema, ...errorResponses },
       },
     },
     async (_request, reply) => {

@@ -3,7 +3,7 @@ import { type DbHandle, insertApiKey } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { apiKeyView } from "../views.ts";
+import { apiKeyView, errorResponses } from "../views.ts";
 import { apiKeyResponse, assertScopesWithin } from "./keys-common.ts";
 
 export const createKeyBody = z.strictObject({
@@ -31,7 +31,7 @@ export function registerCreateKey(app: FastifyInstance, deps: { db: DbHandle }):
         summary: "Create an API key for this project; the secret is shown once",
         tags: ["keys"],
         body: createKeyBody,
-        response: { 201: createKeyResponse },
+        response: { 201: createKeyResponse, ...errorResponses },
       },
     },
     async (request, reply) => {

@@ -2,7 +2,7 @@ import { type DbHandle, listApiKeys } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { apiKeyView } from "../views.ts";
+import { apiKeyView, errorResponses, pageResponse } from "../views.ts";
 import { paginationQuery, parseCursor } from "./common.ts";
 import { apiKeyResponse } from "./keys-common.ts";
 
@@ -17,7 +17,7 @@ export function registerListKeys(app: FastifyInstance, deps: { db: DbHandle }): 
         summary: "List this project's API keys, newest first (never their secrets)",
         tags: ["keys"],
         querystring: listKeysQuery,
-        response: { 200: z.object({ items: z.array(apiKeyResponse), nextCursor: z.string().nullable() }) },
+        response: { 200: pageResponse(apiKeyResponse), ...errorResponses },
       },
     },
     async (request) => {

@@ -3,6 +3,7 @@ import { type DbHandle, revokeApiKey } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { AuthControl } from "../plugins/auth.ts";
+import { errorResponses, noContent } from "../views.ts";
 import { idParams, isWellFormed } from "./common.ts";
 
 export function registerRevokeKey(app: FastifyInstance, deps: { db: DbHandle; auth: AuthControl }): void {
@@ -14,6 +15,7 @@ export function registerRevokeKey(app: FastifyInstance, deps: { db: DbHandle; au
         summary: "Revoke an API key: refused on every API replica at once (idempotent)",
         tags: ["keys"],
         params: idParams("apiKey"),
+        response: { 204: noContent("Revoked"), ...errorResponses },
       },
     },
     async (request, reply) => {

@@ -4,7 +4,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AuthControl } from "../plugins/auth.ts";
-import { apiKeyView } from "../views.ts";
+import { apiKeyView, errorResponses } from "../views.ts";
 import { idParams, isWellFormed } from "./common.ts";
 import { apiKeyResponse, assertScopesWithin } from "./keys-common.ts";
 
@@ -34,6 +34,7 @@ export function registerRotateKey(app: FastifyInstance, deps: { db: DbHandle; au
             secret: z.string().describe("Shown once; store it now."),
             previous: apiKeyResponse,
           }),
+          ...errorResponses,
         },
       },
     },

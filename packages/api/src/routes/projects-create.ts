@@ -2,6 +2,7 @@ import { createProject, type DbHandle } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { errorResponses } from "../views.ts";
 
 export const createProjectBody = z.object({ name: z.string().trim().min(1).max(200) });
 
@@ -20,7 +21,7 @@ export function registerCreateProject(app: FastifyInstance, deps: { db: DbHandle
         tags: ["projects"],
         security: [{ adminToken: [] }],
         body: createProjectBody,
-        response: { 201: createProjectResponse },
+        response: { 201: createProjectResponse, ...errorResponses },
       },
     },
     async (request, reply) => {

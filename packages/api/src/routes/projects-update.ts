@@ -5,7 +5,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { validateProjectAllow } from "../egress-check.ts";
 import type { AuthControl } from "../plugins/auth.ts";
-import { projectView } from "../views.ts";
+import { errorResponses, projectView } from "../views.ts";
 import { idParams, isWellFormed } from "./common.ts";
 
 /** A project's own admission limits; `null` (or leaving a field out of `limits`) takes the API's default. */
@@ -73,7 +73,7 @@ export function registerProjectRoutes(
         tags: ["projects"],
         security: [{ adminToken: [] }],
         params: idParams("project"),
-        response: { 200: projectResponse },
+        response: { 200: projectResponse, ...errorResponses },
       },
     },
     async (request) => {
@@ -93,7 +93,7 @@ export function registerProjectRoutes(
         security: [{ adminToken: [] }],
         params: idParams("project"),
         body: updateProjectBody,
-        response: { 200: projectResponse },
+        response: { 200: projectResponse, ...errorResponses },
       },
     },
     async (request) => {

@@ -2,14 +2,21 @@ import type { EgressPolicy } from "@conveyor/core";
 import { type DbHandle, getProjectEgressAllow, insertRecording } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
 import { assertRecordingReachable } from "../egress-check.ts";
 import { assertRecordingSize } from "../limits-check.ts";
 import type { ProjectLimitsCache } from "../project-limits.ts";
 import { importRecordingInput, recordingInputSchema } from "../recording-input.ts";
 import type { Secrets } from "../secrets.ts";
-import { recordingView } from "../views.ts";
+import { errorResponses, recordingResponse, recordingView } from "../views.ts";
 
 export const createRecordingBody = recordingInputSchema;
+
+export const createRecordingResponse = recordingResponse.extend({
+  warnings: z
+    .array(z.object({ index: z.number().optional(), actionId: z.string().optional(), message: z.string() }))
+    .describe("What the import dropped or changed (SaveAction exports)"),
+});
 
 export function registerCreateRecording(
   app: FastifyInstance,
@@ -23,6 +30,7 @@ export function registerCreateRecording(
         summary: "Store a recording (the body is the recording itself, canonical or a SaveAction export)",
         tags: ["recordings"],
         body: createRecordingBody,
+        response: { 201: createRecordingResponse, ...errorResponses },
       },
     },
     async (request, reply) => {

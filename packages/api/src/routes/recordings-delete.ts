@@ -1,6 +1,7 @@
 import { type DbHandle, deleteRecording } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { errorResponses, noContent } from "../views.ts";
 import { idParams, isWellFormed, notFound } from "./common.ts";
 
 export function registerDeleteRecording(app: FastifyInstance, deps: { db: DbHandle }): void {
@@ -12,6 +13,7 @@ export function registerDeleteRecording(app: FastifyInstance, deps: { db: DbHand
         summary: "Delete a recording (runs made from it keep their copy)",
         tags: ["recordings"],
         params: idParams("recording"),
+        response: { 204: noContent("Deleted"), ...errorResponses },
       },
     },
     async (request, reply) => {

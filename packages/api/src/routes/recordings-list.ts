@@ -2,7 +2,7 @@ import { type DbHandle, listRecordings } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { recordingView } from "../views.ts";
+import { errorResponses, pageResponse, recordingResponse, recordingView } from "../views.ts";
 import { paginationQuery, parseCursor } from "./common.ts";
 
 export const listRecordingsQuery = z.object(paginationQuery);
@@ -12,7 +12,12 @@ export function registerListRecordings(app: FastifyInstance, deps: { db: DbHandl
     "/api/recordings",
     {
       config: { scope: "recordings:read" },
-      schema: { summary: "List recordings, newest first", tags: ["recordings"], querystring: listRecordingsQuery },
+      schema: {
+        summary: "List recordings, newest first",
+        tags: ["recordings"],
+        querystring: listRecordingsQuery,
+        response: { 200: pageResponse(recordingResponse), ...errorResponses },
+      },
     },
     async (request) => {
       const page = await listRecordings(deps.db.db, request.projectId, {

@@ -3,8 +3,9 @@ import { cancelQueuedRun, type DbHandle, requestRunCancel } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Redis } from "ioredis";
+import { z } from "zod";
 import type { RunQueue } from "../queue.ts";
-import { runView } from "../views.ts";
+import { errorResponses, runResponse, runView } from "../views.ts";
 import { idParams, isWellFormed, notFound } from "./common.ts";
 
 export interface CancelRunDeps {
@@ -26,6 +27,13 @@ export function registerCancelRun(app: FastifyInstance, deps: CancelRunDeps): vo
           "A queued run leaves the queue and ends `cancelled` (200). A running run is stopped inside its current action by the worker that holds it and ends `cancelled` within about a second (202; poll the run). A finished run answers 409.",
         tags: ["runs"],
         params: idParams("run"),
+        response: {
+          200: runResponse.describe("Cancelled while queued (or already finished meanwhile): the run"),
+          202: runResponse
+            .extend({ cancelRequested: z.literal(true) })
+            .describe("Running: the cancel was requested, the run ends `cancelled` shortly"),
+          ...errorResponses,
+        },
       },
     },
     async (request, reply) => {

@@ -27,7 +27,7 @@ import type { ProjectLimitsCache } from "../project-limits.ts";
 import type { RunQueue } from "../queue.ts";
 import { importRecordingInput, recordingInputSchema } from "../recording-input.ts";
 import type { Secrets } from "../secrets.ts";
-import { runView } from "../views.ts";
+import { errorResponses, runResponse, runView } from "../views.ts";
 import { isWellFormed } from "./common.ts";
 
 export const createRunBody = z
@@ -92,6 +92,10 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
         tags: ["runs"],
         body: createRunBody,
         headers: createRunHeaders,
+        response: {
+          202: runResponse.describe("The queued run (or, for a reused Idempotency-Key, the run that holds it)"),
+          ...errorResponses,
+        },
       },
     },
     async (request, reply) => {

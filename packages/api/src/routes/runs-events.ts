@@ -1,6 +1,8 @@
 import { type DbHandle, getRun, getRunEvents } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { errorResponses, runEventResponse } from "../views.ts";
 import { idParams, isWellFormed, notFound } from "./common.ts";
 
 export function registerGetRunEvents(app: FastifyInstance, deps: { db: DbHandle }): void {
@@ -8,7 +10,12 @@ export function registerGetRunEvents(app: FastifyInstance, deps: { db: DbHandle 
     "/api/runs/:id/events",
     {
       config: { scope: "runs:read" },
-      schema: { summary: "The run's event log, oldest first", tags: ["runs"], params: idParams("run") },
+      schema: {
+        summary: "The run's event log, oldest first",
+        tags: ["runs"],
+        params: idParams("run"),
+        response: { 200: z.object({ items: z.array(runEventResponse) }), ...errorResponses },
+      },
     },
     async (request) => {
       const { id } = request.params;

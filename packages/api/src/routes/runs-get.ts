@@ -1,8 +1,13 @@
 import { type DbHandle, getRun, getRunActions } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import { actionView, runView } from "../views.ts";
+import { z } from "zod";
+import { actionResponse, actionView, errorResponses, runResponse, runView } from "../views.ts";
 import { idParams, isWellFormed, notFound } from "./common.ts";
+
+export const runDetailResponse = runResponse.extend({
+  actions: z.array(actionResponse).describe("Results of the latest attempt, in recording order"),
+});
 
 export function registerGetRun(app: FastifyInstance, deps: { db: DbHandle }): void {
   app.withTypeProvider<ZodTypeProvider>().get(
@@ -13,6 +18,7 @@ export function registerGetRun(app: FastifyInstance, deps: { db: DbHandle }): vo
         summary: "A run: status, attempt, timings, counts, error and per-action results of its latest attempt",
         tags: ["runs"],
         params: idParams("run"),
+        response: { 200: runDetailResponse, ...errorResponses },
       },
     },
     async (request) => {

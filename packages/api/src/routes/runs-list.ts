@@ -3,7 +3,7 @@ import { type DbHandle, listRuns } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { runView } from "../views.ts";
+import { errorResponses, pageResponse, runResponse, runView } from "../views.ts";
 import { paginationQuery, parseCursor } from "./common.ts";
 
 export const listRunsQuery = z.object({
@@ -30,7 +30,12 @@ export function registerListRuns(app: FastifyInstance, deps: { db: DbHandle }): 
     "/api/runs",
     {
       config: { scope: "runs:read" },
-      schema: { summary: "List runs, newest first", tags: ["runs"], querystring: listRunsQuery },
+      schema: {
+        summary: "List runs, newest first",
+        tags: ["runs"],
+        querystring: listRunsQuery,
+        response: { 200: pageResponse(runResponse), ...errorResponses },
+      },
     },
     async (request) => {
       const page = await listRuns(deps.db.db, request.projectId, {

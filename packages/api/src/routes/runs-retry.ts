@@ -3,7 +3,7 @@ import { createRetryRun, type DbHandle } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { RunQueue } from "../queue.ts";
-import { runView } from "../views.ts";
+import { errorResponses, runResponse, runView } from "../views.ts";
 import { idParams, isWellFormed, notFound } from "./common.ts";
 
 export function registerRetryRun(app: FastifyInstance, deps: { db: DbHandle; queue: RunQueue }): void {
@@ -17,6 +17,7 @@ export function registerRetryRun(app: FastifyInstance, deps: { db: DbHandle; que
           "The new run has the original's recording, variables, options and priority, and `retryOf` set. 202 like POST /api/runs; 409 while the original is still queued or running.",
         tags: ["runs"],
         params: idParams("run"),
+        response: { 202: runResponse.describe("The new queued run"), ...errorResponses },
       },
     },
     async (request, reply) => {

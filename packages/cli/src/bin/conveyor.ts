@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --import tsx
+#!/usr/bin/env node
 // The `conveyor` command: `conveyor start` (the quick start), `conveyor replay <file>`.
 import { replay } from "../replay.ts";
 import { reportStartupError, runQuickStart } from "../start.ts";

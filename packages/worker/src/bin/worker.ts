@@ -3,13 +3,12 @@ import {
   ConfigError,
   checkRedisEvictionPolicy,
   connectRedis,
-  createLogger,
   installProcessGuards,
   ShutdownManager,
 } from "@conveyor/core";
-import { createPostgresDb, migrate } from "@conveyor/db";
-import { defaultWorkerName, parseWorkerEnv } from "../env.ts";
-import { startWorker } from "../service.ts";
+import { createPostgresDb, migrateAtStart } from "@conveyor/db";
+import { parseWorkerEnv } from "../env.ts";
+import { composeWorker, createWorkerLogger, workerName, workerShutdownDeadlineMs } from "../service.ts";
 
 async function main(): Promise<void> {
   const env = parseWorkerEnv(process.env);
@@ -18,10 +17,10 @@ async function main(): Promise<void> {
       "DATABASE_URL: is required when the worker runs as its own process (postgres://user:pass@host:5432/db)",
     ]);
   }
-  const name = env.WORKER_NAME ?? defaultWorkerName();
-  const logger = createLogger({ level: env.LOG_LEVEL, base: { service: "worker", worker: name } });
+  const name = workerName(env);
+  const logger = createWorkerLogger(env, name);
   installProcessGuards(logger);
-  const shutdown = new ShutdownManager(logger);
+  const shutdown = new ShutdownManager(logger, undefined, { deadlineMs: workerShutdownDeadlineMs(env) });
   shutdown.listen();
 
   const db = await createPostgresDb({
@@ -29,12 +28,11 @@ async function main(): Promise<void> {
     maxConnections: env.DB_POOL_SIZE,
     applicationName: `conveyor-worker ${name}`,
   });
-  await migrate(db.db);
+  await migrateAtStart(db.db, logger);
   const redis = await connectRedis({ url: env.REDIS_URL });
   await checkRedisEvictionPolicy(redis, logger);
-  const service = await startWorker(env, { db, redis, logger, name });
-
-  shutdown.register("worker", () => service.close());
+  // Registers the "worker" step (drain, hand back, close the browser); connections close after it.
+  await composeWorker(env, { db, redis, logger, name, shutdown });
   shutdown.register("redis", async () => {
     await redis.quit();
   });

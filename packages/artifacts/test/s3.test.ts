@@ -4,9 +4,9 @@
  */
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createArtifactStore } from "../src/artifact-stores.ts";
-import { InvalidArtifactKeyError } from "../src/artifacts.ts";
-import { S3ArtifactStore } from "../src/artifacts-s3.ts";
+import { createArtifactStore } from "../src/index.ts";
+import { S3ArtifactStore } from "../src/s3.ts";
+import { InvalidArtifactKeyError } from "../src/store.ts";
 import { startS3Server, type TestS3Server } from "./s3-server.ts";
 
 const BUCKET = "conveyor-artifacts";

@@ -5,10 +5,9 @@ import path from "node:path";
 /**
  * Where run artifacts (failure screenshots, …) live. The runner writes, the API reads; both see
  * only this interface: a local directory (LocalArtifactStore) or an S3-compatible bucket
- * (S3ArtifactStore, in artifacts-s3.ts), chosen by `createArtifactStore` (artifact-stores.ts).
+ * (S3ArtifactStore, in s3.ts), chosen by `createArtifactStore` (index.ts).
  *
- * This module must stay free of Playwright: the API imports it through
- * `@conveyor/runner/artifacts`.
+ * This package must stay free of Playwright: the API imports it.
  */
 export interface ArtifactStore {
   /** Stores `body` under `key`, replacing what was there. Rejects an invalid key. */

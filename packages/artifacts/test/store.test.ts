@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InvalidArtifactKeyError, LocalArtifactStore, MemoryArtifactStore } from "../src/artifacts.ts";
+import { InvalidArtifactKeyError, LocalArtifactStore, MemoryArtifactStore } from "../src/store.ts";
 
 let dir: string;
 let store: LocalArtifactStore;

@@ -1,13 +1,15 @@
 /**
- * Every artifact store, and the one factory that picks one from configuration. This is the
- * `@conveyor/runner/artifacts` entry point: free of Playwright, so the API can load it.
+ * `@conveyor/artifacts`: every artifact store, and the one factory that picks one from
+ * configuration. The API (which serves artifacts), the worker (whose runs write them and whose
+ * sweeper deletes old ones) and the runner (which takes a store) all use it; it is free of
+ * Playwright, so the API does not depend on the browser package.
  */
 import { type ArtifactStoreKind, redactUrl } from "@conveyor/core";
-import { type ArtifactStore, LocalArtifactStore } from "./artifacts.ts";
-import { S3ArtifactStore } from "./artifacts-s3.ts";
+import { S3ArtifactStore } from "./s3.ts";
+import { type ArtifactStore, LocalArtifactStore } from "./store.ts";
 
-export * from "./artifacts.ts";
-export * from "./artifacts-s3.ts";
+export * from "./s3.ts";
+export * from "./store.ts";
 
 /** The variables that choose and configure the store (the parsed env of any process). */
 export interface ArtifactStoreConfig {

@@ -12,12 +12,12 @@ import {
   contentTypeForKey,
   InvalidArtifactKeyError,
   type SweepOptions,
-} from "./artifacts.ts";
+} from "./store.ts";
 
 /**
  * Artifacts as objects in an S3-compatible bucket (AWS S3, MinIO, Ceph, R2, …), so that what a
  * worker on one host writes is served by an API replica on another. Like the other stores it
- * stays free of Playwright: the API loads it through `@conveyor/runner/artifacts`.
+ * stays free of Playwright (see index.ts).
  */
 export interface S3ArtifactStoreOptions {
   /** Bucket holding the artifacts. It must exist; the store never creates it. */

@@ -1,0 +1,78 @@
+/**
+ * Reading runs: one run, a project's runs and dead letters (paginated), an attempt's action
+ * results, a run's event log. Every function takes `projectId` and filters by it: tenant
+ * isolation lives here.
+ */
+import type { RunStatus } from "@conveyor/core";
+import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
+import type { Db } from "../client.ts";
+import { type Run, type RunAction, type RunEvent, runActions, runEvents, runs } from "../schema.ts";
+import { beforeCursor, type Page, toPage } from "./pagination.ts";
+import type { Executor } from "./runs-transition.ts";
+
+export async function getRun(db: Executor, projectId: string, runId: string): Promise<Run | null> {
+  const [row] = await db
+    .select()
+    .from(runs)
+    .where(and(eq(runs.projectId, projectId), eq(runs.id, runId)))
+    .limit(1);
+  return row ?? null;
+}
+
+export async function listRuns(
+  db: Db,
+  projectId: string,
+  options: { limit: number; status?: RunStatus[]; cursor?: { createdAt: Date; id: string } },
+): Promise<Page<Run>> {
+  const rows = await db
+    .select()
+    .from(runs)
+    .where(
+      and(
+        eq(runs.projectId, projectId),
+        options.status?.length ? inArray(runs.status, options.status) : undefined,
+        options.cursor ? beforeCursor(runs.createdAt, runs.id, options.cursor) : undefined,
+      ),
+    )
+    .orderBy(desc(runs.createdAt), desc(runs.id))
+    .limit(options.limit + 1);
+  return toPage(rows, options.limit);
+}
+
+/** Action results of one attempt, in recording order. */
+export async function getRunActions(db: Db, projectId: string, runId: string, attempt: number): Promise<RunAction[]> {
+  return db
+    .select()
+    .from(runActions)
+    .where(and(eq(runActions.projectId, projectId), eq(runActions.runId, runId), eq(runActions.attempt, attempt)))
+    .orderBy(asc(runActions.index));
+}
+
+export async function getRunEvents(db: Db, projectId: string, runId: string): Promise<RunEvent[]> {
+  return db
+    .select()
+    .from(runEvents)
+    .where(and(eq(runEvents.projectId, projectId), eq(runEvents.runId, runId)))
+    .orderBy(asc(runEvents.id));
+}
+
+/** Runs of a project that the queue gave up on, newest first. */
+export async function listDeadLetters(
+  db: Db,
+  projectId: string,
+  options: { limit: number; cursor?: { createdAt: Date; id: string } },
+): Promise<Page<Run>> {
+  const rows = await db
+    .select()
+    .from(runs)
+    .where(
+      and(
+        eq(runs.projectId, projectId),
+        sql`${runs.deadLetteredAt} is not null`,
+        options.cursor ? beforeCursor(runs.createdAt, runs.id, options.cursor) : undefined,
+      ),
+    )
+    .orderBy(desc(runs.createdAt), desc(runs.id))
+    .limit(options.limit + 1);
+  return toPage(rows, options.limit);
+}
