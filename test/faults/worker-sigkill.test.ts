@@ -52,7 +52,6 @@ describe("worker SIGKILL under load", () => {
     // Kill it while it holds runs that are well under way (their first action row written).
     await waitForRunsInFlight(fault.db, "w-victim", 1);
     browsers.push(...chromiumPidsOf(victim.child.pid ?? 0));
-    const killedAt = Date.now();
     victim.kill("SIGKILL");
     expect((await victim.exited).signal).toBe("SIGKILL");
 
@@ -83,8 +82,8 @@ describe("worker SIGKILL under load", () => {
       if (recovered.includes(run)) continue;
       expect(run.attempt, eventTrail(run).join(" ")).toBe(1);
     }
-    // Bounded: lock expiry (3 s) + detection (1 s) + the remaining runs on one worker.
-    expect(Date.now() - killedAt).toBeLessThan(45_000);
+    // How fast is measured by `pnpm bench --only recovery` (a wall clock here would only measure
+    // the machine's load); the audit's own timeout above bounds it.
     expect(survivor.child.exitCode).toBeNull();
   });
 });
