@@ -1,9 +1,9 @@
 /**
- * The runner's fixture site (packages/runner/test/fixture-site.ts) in its own process, so the
+ * The fixture site (@conveyor/testing/fixture-site) in its own process, so the
  * pages the browsers load are not served from the event loop that drives the comparisons.
  * Prints "fixture site at <url>" when ready; SIGTERM closes it.
  */
-import { startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
+import { startFixtureSite } from "@conveyor/testing/fixture-site";
 
 const site = await startFixtureSite();
 console.log(`fixture site at ${site.url}`);

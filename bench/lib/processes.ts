@@ -1,6 +1,6 @@
 /**
  * Processes and cleanup for the benchmarks. The API and workers start exactly as the end-to-end
- * tests start them (test/helpers), so a benchmark measures what production runs.
+ * tests start them (@conveyor/testing), so a benchmark measures what production runs.
  */
 import { readdirSync, readFileSync } from "node:fs";
 
@@ -14,8 +14,8 @@ export {
   uniquePrefix,
   waitFor,
   writeProcessOutputTo,
-} from "../../test/helpers/processes.ts";
-export { createStack, type Stack } from "../../test/helpers/stack.ts";
+} from "@conveyor/testing/processes";
+export { createStack, type Stack } from "@conveyor/testing/stack";
 
 type Cleanup = () => Promise<void> | void;
 const cleanups: { name: string; fn: Cleanup }[] = [];

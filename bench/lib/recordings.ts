@@ -1,5 +1,5 @@
 /** Recordings the benchmarks submit. */
-export { loginRecording } from "../../test/helpers/recordings.ts";
+export { loginRecording } from "@conveyor/testing/recordings";
 
 /**
  * The cheapest valid recording: one assertion on the blank page every context opens with. The

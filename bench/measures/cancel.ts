@@ -8,7 +8,7 @@
  * inside the action, long before it would have ended, `cancelled` — and leaves this figure here.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { slowRecording } from "../../test/helpers/recordings.ts";
+import { slowRecording } from "@conveyor/testing/recordings";
 import { startBenchStack, startBenchWorker, statusCounts } from "../lib/conveyor.ts";
 import { startFixture } from "../lib/fixture.ts";
 import type { Measure } from "../lib/measure.ts";

@@ -12,8 +12,8 @@
  * 15 s with a 60 s grace, no liveness hand-back); "after" under the current defaults. The target,
  * from issue 13: every run terminal within 40 s of the fault.
  */
+import { slowRecording } from "@conveyor/testing/recordings";
 import { Redis } from "ioredis";
-import { slowRecording } from "../../test/helpers/recordings.ts";
 import { type BenchStack, startBenchStack, statusCounts } from "../lib/conveyor.ts";
 import { startFixture } from "../lib/fixture.ts";
 import type { Measure } from "../lib/measure.ts";

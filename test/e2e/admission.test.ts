@@ -7,11 +7,11 @@
  * wrong admin tokens is refused before it ends.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import { BINS, freePort, type Proc, startProcess, waitFor } from "@conveyor/testing/processes";
+import { slowRecording } from "@conveyor/testing/recordings";
+import { ADMIN_TOKEN, createStack, type Stack } from "@conveyor/testing/stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import { BINS, freePort, type Proc, startProcess, waitFor } from "../helpers/processes.ts";
-import { slowRecording } from "../helpers/recordings.ts";
-import { ADMIN_TOKEN, createStack, type Stack } from "../helpers/stack.ts";
 
 const SUBMIT_PER_MIN = 60;
 const AUTH_FAILURE_LIMIT = 10;

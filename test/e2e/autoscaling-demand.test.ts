@@ -6,12 +6,13 @@
  * WORKER_CONCURRENCY, and `conveyor_run_demand_per_slot` running / slots. (What the HPA makes
  * of the demand is checked on the manifests, test/deploy/manifests.test.ts.)
  */
+
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import { waitFor } from "@conveyor/testing/processes";
+import { type Scrape, scrape } from "@conveyor/testing/prometheus";
+import { slowRecording } from "@conveyor/testing/recordings";
+import { createStack, type Stack } from "@conveyor/testing/stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import { waitFor } from "../helpers/processes.ts";
-import { type Scrape, scrape } from "../helpers/prometheus.ts";
-import { slowRecording } from "../helpers/recordings.ts";
-import { createStack, type Stack } from "../helpers/stack.ts";
 
 let stack: Stack;
 let site: FixtureSite;

@@ -4,12 +4,13 @@
  * database, an API response or a log line. (How soon it stops is measured by `pnpm bench --only
  * cancel`, not bounded here: a wall-clock bound is a benchmark's job.)
  */
+
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import type { Proc } from "@conveyor/testing/processes";
+import { expectEventsProjectToRow } from "@conveyor/testing/projection";
+import { slowRecording } from "@conveyor/testing/recordings";
+import { createStack, type Stack } from "@conveyor/testing/stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import type { Proc } from "../helpers/processes.ts";
-import { expectEventsProjectToRow } from "../helpers/projection.ts";
-import { slowRecording } from "../helpers/recordings.ts";
-import { createStack, type Stack } from "../helpers/stack.ts";
 
 let stack: Stack;
 let site: FixtureSite;

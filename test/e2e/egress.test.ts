@@ -8,13 +8,13 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { type Canary, startCanary } from "@conveyor/testing/egress";
+import { chromiumPidsOf } from "@conveyor/testing/faults";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import { BINS, freePort, type Proc, startProcess } from "@conveyor/testing/processes";
+import { loginRecording } from "@conveyor/testing/recordings";
+import { ADMIN_TOKEN, createStack, SECRETS_KEY, type Stack } from "@conveyor/testing/stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Canary, startCanary } from "../../packages/egress/test/helpers.ts";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import { chromiumPidsOf } from "../faults/helpers.ts";
-import { BINS, freePort, type Proc, startProcess } from "../helpers/processes.ts";
-import { loginRecording } from "../helpers/recordings.ts";
-import { ADMIN_TOKEN, createStack, SECRETS_KEY, type Stack } from "../helpers/stack.ts";
 
 const TERMINAL = ["passed", "failed", "errored", "cancelled"];
 const PASSWD_LINE = /root:x:0:0/;

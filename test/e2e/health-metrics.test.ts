@@ -5,13 +5,13 @@
  * detailed endpoints need the admin token unless HEALTH_PUBLIC.
  */
 import { workerKey } from "@conveyor/core";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import { freePort, type Proc, waitFor } from "@conveyor/testing/processes";
+import { type Scrape, scrape } from "@conveyor/testing/prometheus";
+import { loginRecording } from "@conveyor/testing/recordings";
+import { ADMIN_TOKEN, createStack, REDIS_URL, type Stack } from "@conveyor/testing/stack";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import { freePort, type Proc, waitFor } from "../helpers/processes.ts";
-import { type Scrape, scrape } from "../helpers/prometheus.ts";
-import { loginRecording } from "../helpers/recordings.ts";
-import { ADMIN_TOKEN, createStack, REDIS_URL, type Stack } from "../helpers/stack.ts";
 
 let stack: Stack;
 let site: FixtureSite;

@@ -6,8 +6,8 @@
 import { connect, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LocalArtifactStore } from "@conveyor/artifacts";
+import { createStack, type Stack } from "@conveyor/testing/stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createStack, type Stack } from "../helpers/stack.ts";
 
 const REQUEST_TIMEOUT_MS = 1500;
 const HEADERS_TIMEOUT_MS = 1000;

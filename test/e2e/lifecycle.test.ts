@@ -3,12 +3,13 @@
  * back and finished elsewhere, a SIGKILLed worker's run is recovered by another after stall
  * detection. Each ends with an audit of the database: one terminal state, no duplicate rows.
  */
+
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import { type Proc, waitFor } from "@conveyor/testing/processes";
+import { expectEventsProjectToRow } from "@conveyor/testing/projection";
+import { slowRecording } from "@conveyor/testing/recordings";
+import { createStack, type Stack } from "@conveyor/testing/stack";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import { type Proc, waitFor } from "../helpers/processes.ts";
-import { expectEventsProjectToRow } from "../helpers/projection.ts";
-import { slowRecording } from "../helpers/recordings.ts";
-import { createStack, type Stack } from "../helpers/stack.ts";
 
 let stack: Stack;
 let site: FixtureSite;

@@ -13,8 +13,6 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestDatabase, type TestDatabase } from "@conveyor/db/testing";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   freePort,
   type Proc,
@@ -23,8 +21,10 @@ import {
   stopAllProcesses,
   uniquePrefix,
   waitFor,
-} from "../helpers/processes.ts";
-import { ADMIN_TOKEN, REDIS_URL, SECRETS_KEY } from "../helpers/stack.ts";
+} from "@conveyor/testing/processes";
+import { ADMIN_TOKEN, REDIS_URL, SECRETS_KEY } from "@conveyor/testing/stack";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const NODE_MAJOR = Number(process.versions.node.split(".")[0]);
 const scripts = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> })

@@ -2,11 +2,12 @@
  * The walking skeleton end to end, API and worker as separate processes on real Postgres, Redis
  * and Chromium: a passing recording, a failing one with its evidence, tenant isolation.
  */
+
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import { expectEventsProjectToRow } from "@conveyor/testing/projection";
+import { loginRecording } from "@conveyor/testing/recordings";
+import { createStack, type Stack } from "@conveyor/testing/stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import { expectEventsProjectToRow } from "../helpers/projection.ts";
-import { loginRecording } from "../helpers/recordings.ts";
-import { createStack, type Stack } from "../helpers/stack.ts";
 
 let stack: Stack;
 let site: FixtureSite;

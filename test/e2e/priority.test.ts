@@ -2,10 +2,11 @@
  * `priority` is honoured by the queue: a high-priority run submitted behind a backlog starts
  * before the backlog.
  */
+
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import { slowRecording } from "@conveyor/testing/recordings";
+import { createStack, type Stack } from "@conveyor/testing/stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import { slowRecording } from "../helpers/recordings.ts";
-import { createStack, type Stack } from "../helpers/stack.ts";
 
 let stack: Stack;
 let site: FixtureSite;

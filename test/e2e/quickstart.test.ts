@@ -8,10 +8,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { BINS, freePort, ROOT, startProcess, stopAllProcesses, uniquePrefix } from "@conveyor/testing/processes";
+import { REDIS_URL } from "@conveyor/testing/stack";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
-import { BINS, freePort, ROOT, startProcess, stopAllProcesses, uniquePrefix } from "../helpers/processes.ts";
-import { REDIS_URL } from "../helpers/stack.ts";
 
 const run = promisify(execFile);
 const dataDir = mkdtempSync(join(tmpdir(), "conveyor-quickstart-"));

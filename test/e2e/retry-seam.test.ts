@@ -4,12 +4,12 @@
  * refuses are the run's fault (permanent), not the infrastructure's: no retry.
  */
 import { createServer } from "node:net";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import { waitFor } from "@conveyor/testing/processes";
+import { loginRecording } from "@conveyor/testing/recordings";
+import { createStack, REDIS_URL, type Stack } from "@conveyor/testing/stack";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import { waitFor } from "../helpers/processes.ts";
-import { loginRecording } from "../helpers/recordings.ts";
-import { createStack, REDIS_URL, type Stack } from "../helpers/stack.ts";
 
 let site: FixtureSite;
 let stack: Stack;

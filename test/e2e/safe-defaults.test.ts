@@ -3,10 +3,11 @@
  * /docs that still works under its Content-Security-Policy — loaded in a real Chromium, which
  * renders it, runs "Try it out" against the API, and reports no policy violation.
  */
+
+import { resolveChromium } from "@conveyor/runner";
+import { createStack, type Stack } from "@conveyor/testing/stack";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testChromiumPath } from "../../packages/runner/test/helpers.ts";
-import { createStack, type Stack } from "../helpers/stack.ts";
 
 let stack: Stack;
 let browser: Browser;
@@ -14,7 +15,9 @@ let browser: Browser;
 beforeAll(async () => {
   stack = await createStack("safe-defaults");
   await stack.startApi();
-  browser = await chromium.launch({ executablePath: testChromiumPath() });
+  browser = await chromium.launch({
+    executablePath: resolveChromium({ chromiumPath: process.env.CHROMIUM_PATH }).path,
+  });
 });
 
 afterAll(async () => {

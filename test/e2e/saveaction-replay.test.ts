@@ -9,10 +9,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import { ROOT } from "@conveyor/testing/processes";
+import { createStack, type Stack } from "@conveyor/testing/stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import { ROOT } from "../helpers/processes.ts";
-import { createStack, type Stack } from "../helpers/stack.ts";
 
 const run = promisify(execFile);
 const TEMPLATE = readFileSync(join(ROOT, "test/fixtures/saveaction-site/site-tour.json"), "utf8");

@@ -2,9 +2,10 @@
  * Configuration mistakes fail at start, with one clear line per problem naming the variable and
  * the fix — never a stack trace, never a half-started process.
  */
+
+import { BINS, freePort, startProcess, stopAllProcesses } from "@conveyor/testing/processes";
+import { REDIS_URL } from "@conveyor/testing/stack";
 import { afterAll, describe, expect, it } from "vitest";
-import { BINS, freePort, startProcess, stopAllProcesses } from "../helpers/processes.ts";
-import { REDIS_URL } from "../helpers/stack.ts";
 
 const DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 

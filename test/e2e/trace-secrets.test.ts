@@ -3,10 +3,11 @@
  * A run asking for a trace with sensitive values, through API and worker: the trace served by the
  * API holds none of them in any encoding, and the run ends as it would without a trace.
  */
+
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import { findSecrets } from "@conveyor/testing/secret-encodings";
+import { createStack, type Stack } from "@conveyor/testing/stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import { findSecrets } from "../../packages/runner/test/secret-encodings.ts";
-import { createStack, type Stack } from "../helpers/stack.ts";
 
 let stack: Stack;
 let site: FixtureSite;

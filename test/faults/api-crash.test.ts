@@ -4,11 +4,12 @@
  * connection; the run sits `queued` with no job. A worker's reconciler finds it and enqueues it,
  * and it runs once, to the end.
  */
+
+import { audit, createFaultStack, eventTrail, type FaultStack, resilientQuery } from "@conveyor/testing/faults";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import type { Proc } from "@conveyor/testing/processes";
+import { loginRecording } from "@conveyor/testing/recordings";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import type { Proc } from "../helpers/processes.ts";
-import { loginRecording } from "../helpers/recordings.ts";
-import { audit, createFaultStack, eventTrail, type FaultStack, resilientQuery } from "./helpers.ts";
 
 let site: FixtureSite;
 let fault: FaultStack;

@@ -4,10 +4,7 @@
  * keeps serving. A run whose browser dies at every attempt is not retried forever: after
  * MAX_RETRIES + 1 attempts it ends `errored` and dead-lettered.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import { type Proc, waitFor } from "../helpers/processes.ts";
-import { loginRecording, slowRecording } from "../helpers/recordings.ts";
+
 import {
   audit,
   chromiumPidsOf,
@@ -18,7 +15,11 @@ import {
   resilientQuery,
   waitForPidsGone,
   waitForRunsInFlight,
-} from "./helpers.ts";
+} from "@conveyor/testing/faults";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import { type Proc, waitFor } from "@conveyor/testing/processes";
+import { loginRecording, slowRecording } from "@conveyor/testing/recordings";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let site: FixtureSite;
 let fault: FaultStack;

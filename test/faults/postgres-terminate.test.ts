@@ -14,11 +14,11 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { createPostgresDb, type DbHandle } from "@conveyor/db";
+import { audit, createFaultStack, eventTrail, type FaultStack, waitForRunsInFlight } from "@conveyor/testing/faults";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import type { Proc } from "@conveyor/testing/processes";
+import { loginRecording, slowRecording } from "@conveyor/testing/recordings";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import type { Proc } from "../helpers/processes.ts";
-import { loginRecording, slowRecording } from "../helpers/recordings.ts";
-import { audit, createFaultStack, eventTrail, type FaultStack, waitForRunsInFlight } from "./helpers.ts";
 
 let site: FixtureSite;
 let fault: FaultStack;

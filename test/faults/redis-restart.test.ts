@@ -7,10 +7,6 @@
  * back by the reconciler and completed elsewhere.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import { type Proc, waitFor } from "../helpers/processes.ts";
-import { slowRecording } from "../helpers/recordings.ts";
 import {
   audit,
   chromiumPidsOf,
@@ -23,7 +19,11 @@ import {
   stopAllRedisServers,
   waitForPidsGone,
   waitForRunsInFlight,
-} from "./helpers.ts";
+} from "@conveyor/testing/faults";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import { type Proc, waitFor } from "@conveyor/testing/processes";
+import { slowRecording } from "@conveyor/testing/recordings";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let site: FixtureSite;
 let redis: RedisServer;

@@ -5,10 +5,7 @@
  * back to the queue and exits 0 within seconds; the other worker finishes them. A hand-back is not
  * a failure and not a retry.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import type { Proc } from "../helpers/processes.ts";
-import { slowRecording } from "../helpers/recordings.ts";
+
 import {
   audit,
   chromiumPidsOf,
@@ -18,7 +15,11 @@ import {
   runningRunsOf,
   waitForPidsGone,
   waitForRunsInFlight,
-} from "./helpers.ts";
+} from "@conveyor/testing/faults";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import type { Proc } from "@conveyor/testing/processes";
+import { slowRecording } from "@conveyor/testing/recordings";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /** How long each run lasts, ms. */
 const RUN_MS = 15_000;

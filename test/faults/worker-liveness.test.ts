@@ -12,10 +12,6 @@
  *   late writes are discarded (fenced): the run passes once, as attempt 2 of the other worker.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import { type Proc, waitFor } from "../helpers/processes.ts";
-import { slowRecording } from "../helpers/recordings.ts";
 import {
   audit,
   chromiumPidsOf,
@@ -25,7 +21,11 @@ import {
   resilientQuery,
   waitForPidsGone,
   waitForRunsInFlight,
-} from "./helpers.ts";
+} from "@conveyor/testing/faults";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import { type Proc, waitFor } from "@conveyor/testing/processes";
+import { slowRecording } from "@conveyor/testing/recordings";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /** WORKER_DEAD_AFTER_MS here: refreshed every 2.5 s, so a freeze of up to ~7 s is survived. */
 const DEAD_AFTER_MS = 10_000;

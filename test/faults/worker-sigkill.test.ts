@@ -5,10 +5,7 @@
  * worker completes them as attempt 2. Nothing accepted is lost, nothing finishes twice.
  * (test/faults/worker-liveness.test.ts pins down the liveness path on its own.)
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../packages/runner/test/fixture-site.ts";
-import type { Proc } from "../helpers/processes.ts";
-import { slowRecording } from "../helpers/recordings.ts";
+
 import {
   audit,
   chromiumPidsOf,
@@ -17,7 +14,11 @@ import {
   type FaultStack,
   waitForPidsGone,
   waitForRunsInFlight,
-} from "./helpers.ts";
+} from "@conveyor/testing/faults";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import type { Proc } from "@conveyor/testing/processes";
+import { slowRecording } from "@conveyor/testing/recordings";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let site: FixtureSite;
 let fault: FaultStack;

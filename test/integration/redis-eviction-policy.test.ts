@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { checkRedisEvictionPolicy, connectRedis, createLogger, type Logger } from "@conveyor/core";
+import { freePort, waitFor } from "@conveyor/testing/processes";
 import type { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
-import { freePort, waitFor } from "../helpers/processes.ts";
 
 interface PrivateRedis {
   redis: Redis;

@@ -5,12 +5,12 @@
  * S3 server is real (s3rver, started by this file).
  */
 import { S3ArtifactStore } from "@conveyor/artifacts";
-import { startS3Server, type TestS3Server } from "@conveyor/artifacts/test/s3-server";
 import { recordingSchema } from "@conveyor/core";
 import { BrowserPool, executeRecording, resolveChromium } from "@conveyor/runner";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import { startS3Server, type TestS3Server } from "@conveyor/testing/s3-server";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FixtureSite, startFixtureSite } from "../../runner/test/fixture-site.ts";
 import { auth, createProjectViaApi, createTestApp, sampleRecording, type TestApp } from "./helpers.ts";
 
 const BUCKET = "conveyor-api-artifacts";

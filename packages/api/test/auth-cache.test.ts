@@ -4,6 +4,7 @@
  * are never remembered. Against real Postgres: keys are revoked with SQL, as an operator would.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { createTestClock } from "@conveyor/testing/clock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKeyCache } from "../src/plugins/api-key-cache.ts";
 import { auth, createProjectViaApi, createTestApp, type TestApp } from "./helpers.ts";
@@ -85,26 +86,26 @@ describe("ApiKeyCache", () => {
   });
 
   it("expires entries after the TTL, by its clock", async () => {
-    let now = 1_000;
-    const cache = new ApiKeyCache(5_000, 30_000, 100, () => now);
+    const clock = createTestClock(1_000);
+    const cache = new ApiKeyCache(5_000, 30_000, 100, clock.now);
     let lookups = 0;
     const lookup = async () => {
       lookups += 1;
       return identity;
     };
     await cache.get("hash", lookup);
-    now += 4_999;
+    clock.advance(4_999);
     await cache.get("hash", lookup);
     expect(lookups).toBe(1);
-    now += 1;
+    clock.advance(1);
     expect(cache.peek("hash")).toBeUndefined();
     await cache.get("hash", lookup);
     expect(lookups).toBe(2);
   });
 
   it("remembers unknown keys for a short while, so a flood of one invented key is one query", async () => {
-    let now = 1_000;
-    const cache = new ApiKeyCache(10_000, 2_000, 100, () => now);
+    const clock = createTestClock(1_000);
+    const cache = new ApiKeyCache(10_000, 2_000, 100, clock.now);
     let lookups = 0;
     const unknown = async () => {
       lookups += 1;
@@ -113,7 +114,7 @@ describe("ApiKeyCache", () => {
     for (let i = 0; i < 100; i++) expect(await cache.get("invented", unknown)).toBeNull();
     expect(lookups).toBe(1);
     expect(cache.isUnknown("invented")).toBe(true);
-    now += 2_001;
+    clock.advance(2_001);
     await cache.get("invented", unknown);
     expect(lookups).toBe(2);
   });

@@ -3,11 +3,11 @@
  * put/get, content types, missing keys, key validation, prefixes and the retention sweep.
  */
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { startS3Server, type TestS3Server } from "@conveyor/testing/s3-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createArtifactStore } from "../src/index.ts";
 import { S3ArtifactStore } from "../src/s3.ts";
 import { InvalidArtifactKeyError } from "../src/store.ts";
-import { startS3Server, type TestS3Server } from "./s3-server.ts";
 
 const BUCKET = "conveyor-artifacts";
 let s3: TestS3Server;

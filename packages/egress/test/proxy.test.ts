@@ -5,11 +5,11 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { type Canary, connectViaProxy, getViaProxy, startCanary, testPolicy } from "@conveyor/testing/egress";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EgressProxy, type EgressSession, REFUSAL_HEADER } from "../src/proxy.ts";
 import { EgressBlockedError, EgressUnreachableError, egressRequest } from "../src/request.ts";
 import type { LookupAll } from "../src/resolve.ts";
-import { type Canary, connectViaProxy, getViaProxy, startCanary, testPolicy } from "./helpers.ts";
 
 let canary: Canary;
 let site: http.Server;

@@ -1,6 +1,6 @@
+import { findSecrets } from "@conveyor/testing/secret-encodings";
 import { strFromU8, strToU8, unzipSync, zipSync } from "fflate";
 import { describe, expect, it } from "vitest";
-import { findSecrets } from "../test/secret-encodings.ts";
 import { REDACTED } from "./redact.ts";
 import { createSecretScrubber, scrubTraceZip } from "./trace-scrub.ts";
 

@@ -1,6 +1,6 @@
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BrowserPool } from "../src/pool.ts";
-import { type FixtureSite, startFixtureSite } from "./fixture-site.ts";
 import { runRecording, testChromiumPath } from "./helpers.ts";
 
 // Every action type, on real Chromium against the fixture site: each passes when the page does

@@ -9,10 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RunError } from "@conveyor/core";
 import { EgressProxy } from "@conveyor/egress";
+import { type Canary, startCanary, testPolicy } from "@conveyor/testing/egress";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Canary, startCanary, testPolicy } from "../../egress/test/helpers.ts";
 import { BrowserPool } from "../src/pool.ts";
-import { type FixtureSite, startFixtureSite } from "./fixture-site.ts";
 import { runRecording, testChromiumPath } from "./helpers.ts";
 
 let site: FixtureSite;

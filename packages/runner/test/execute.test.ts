@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { LocalArtifactStore } from "@conveyor/artifacts";
 import { RunError } from "@conveyor/core";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ActionResult, type ExecuteOptions, executeRecording } from "../src/execute.ts";
 import { BrowserPool } from "../src/pool.ts";
-import { type FixtureSite, startFixtureSite } from "./fixture-site.ts";
 import { PNG_SIGNATURE, recording, testChromiumPath } from "./helpers.ts";
 
 let site: FixtureSite;

@@ -1,9 +1,9 @@
 // Must come first: playwright-core reads PLAYWRIGHT_BROWSERS_PATH once, when it loads.
 import "./playwright-no-ffmpeg.ts";
 
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BrowserPool } from "../src/pool.ts";
-import { type FixtureSite, startFixtureSite } from "./fixture-site.ts";
 import { runRecording, testChromiumPath } from "./helpers.ts";
 import { removeEmptyBrowsersDir } from "./playwright-no-ffmpeg.ts";
 

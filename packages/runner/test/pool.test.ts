@@ -1,10 +1,10 @@
 import { MemoryArtifactStore } from "@conveyor/artifacts";
 import { RunError } from "@conveyor/core";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
 import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executeRecording } from "../src/execute.ts";
 import { BrowserPool, type BrowserPoolOptions } from "../src/pool.ts";
-import { type FixtureSite, startFixtureSite } from "./fixture-site.ts";
 import { recording, testChromiumPath } from "./helpers.ts";
 
 let site: FixtureSite;

@@ -6,10 +6,10 @@ import "./playwright-ffmpeg.ts";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ActionResult } from "../src/execute.ts";
 import { BrowserPool } from "../src/pool.ts";
-import { type FixtureSite, startFixtureSite } from "./fixture-site.ts";
 import { PNG_SIGNATURE, runRecording, testChromiumPath } from "./helpers.ts";
 import { removeFfmpegLink, videoAvailable } from "./playwright-ffmpeg.ts";
 

@@ -1,6 +1,6 @@
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BrowserPool } from "../src/pool.ts";
-import { type FixtureSite, startFixtureSite } from "./fixture-site.ts";
 import { runRecording, testChromiumPath } from "./helpers.ts";
 
 // Selector strategies and the confidence rule, on real Chromium against /lists.

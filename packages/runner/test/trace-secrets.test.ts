@@ -5,15 +5,15 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { MemoryArtifactStore } from "@conveyor/artifacts";
+import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
+import { findSecrets } from "@conveyor/testing/secret-encodings";
 import { strFromU8, strToU8, unzipSync, zipSync } from "fflate";
 import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunEvidence } from "../src/evidence.ts";
 import { BrowserPool } from "../src/pool.ts";
 import { REDACTED } from "../src/redact.ts";
-import { type FixtureSite, startFixtureSite } from "./fixture-site.ts";
 import { runRecording, testChromiumPath } from "./helpers.ts";
-import { findSecrets } from "./secret-encodings.ts";
 
 // A trace of a run with sensitive values, on real Chromium: the stored trace.zip holds none of
 // them in any encoding, still opens in Playwright's trace viewer, and the run's outcome is what

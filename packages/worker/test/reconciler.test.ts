@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { createLogger, RUNS_QUEUE, reconcilerLeaseKey, runAliveKey } from "@conveyor/core";
 import { type CreateRunInput, claimRun, createProject, createRun, finishRun, getRunEvents } from "@conveyor/db";
 import { createTestDatabase, type TestDatabase } from "@conveyor/db/testing";
+import { createTestClock } from "@conveyor/testing/clock";
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -63,8 +64,8 @@ async function cleanup(runId: string): Promise<void> {
   await db.query("update runs set status = 'cancelled' where id = $1 and status in ('queued', 'running')", [runId]);
 }
 
-/** Runs a pass as if `ms` had passed, so rows count as old without sleeping. */
-const later = (ms: number) => new Date(Date.now() + ms);
+/** The wall clock: `clock.later(ms)` runs a pass as if `ms` had passed, so rows count as old without sleeping. */
+const clock = createTestClock();
 
 beforeAll(async () => {
   db = await createTestDatabase("reconciler");
@@ -90,13 +91,13 @@ describe("Reconciler", () => {
     expect(await queue.getJob(run.id)).toBeUndefined();
     const r = reconciler("w-1");
     try {
-      expect(await r.pass(later(5_000))).toEqual([run.id]);
+      expect(await r.pass(clock.later(5_000))).toEqual([run.id]);
       const job = await queue.getJob(run.id);
       expect(job?.data).toEqual({ runId: run.id, projectId });
       expect(job?.opts.priority).toBe(3);
       expect(job?.opts.attempts).toBe(3);
       // The job is there now: a second pass leaves it alone.
-      expect(await r.pass(later(5_000))).toEqual([]);
+      expect(await r.pass(clock.later(5_000))).toEqual([]);
       const events = await getRunEvents(db.db, projectId, run.id);
       expect(events.map((e) => e.type)).toEqual(["queued", "requeued"]);
       await job?.remove();
@@ -122,7 +123,7 @@ describe("Reconciler", () => {
     await claimRun(db.db, projectId, run.id, "w-dead");
     const r = reconciler("w-1");
     try {
-      expect(await r.pass(later(5_000))).toEqual([run.id]);
+      expect(await r.pass(clock.later(5_000))).toEqual([run.id]);
       const [row] = await db.query<{ status: string; attempt: number }>(
         "select status, attempt from runs where id = $1",
         [run.id],
@@ -146,7 +147,7 @@ describe("Reconciler", () => {
     await redis.set(runAliveKey(prefix, run.id), "w-alive", "PX", 10_000);
     const r = reconciler("w-1");
     try {
-      expect(await r.pass(later(5_000))).toEqual([]);
+      expect(await r.pass(clock.later(5_000))).toEqual([]);
       const [row] = await db.query<{ status: string }>("select status from runs where id = $1", [run.id]);
       expect(row?.status).toBe("running");
     } finally {
@@ -161,11 +162,11 @@ describe("Reconciler", () => {
     const second = reconciler("w-second");
     try {
       await redis.del(`${prefix}:runs:reconciler`);
-      expect(await first.pass(later(5_000))).toEqual([run.id]);
+      expect(await first.pass(clock.later(5_000))).toEqual([run.id]);
       await (await queue.getJob(run.id))?.remove();
-      expect(await second.pass(later(5_000))).toEqual([]);
+      expect(await second.pass(clock.later(5_000))).toEqual([]);
       // The holder keeps its lease and goes on working.
-      expect(await first.pass(later(5_000))).toEqual([run.id]);
+      expect(await first.pass(clock.later(5_000))).toEqual([run.id]);
     } finally {
       await first.stop();
       await second.stop();
@@ -182,7 +183,7 @@ describe("Reconciler", () => {
     await redis.set(runAliveKey(prefix, held.id), "w-beating", "PX", 10_000);
     const r = reconciler("w-1");
     try {
-      expect(await r.pass(later(5_000))).toEqual([orphan.id]);
+      expect(await r.pass(clock.later(5_000))).toEqual([orphan.id]);
       const rows = await db.query<{ id: string; status: string; attempt: number }>(
         "select id, status, attempt from runs where id = any($1) order by id",
         [[orphan.id, held.id]],
@@ -220,7 +221,7 @@ describe("Reconciler", () => {
     await alive("w-restarted", Date.now() + 1000);
     const r = reconciler("w-1");
     try {
-      expect(await r.pass(later(5_000))).toEqual([run.id]);
+      expect(await r.pass(clock.later(5_000))).toEqual([run.id]);
       const events = await getRunEvents(db.db, projectId, run.id);
       expect(String(events.at(-1)?.data.reason)).toMatch(/restarted since it claimed the run/);
     } finally {
@@ -242,7 +243,7 @@ describe("Reconciler", () => {
       await claimRun(db.db, projectId, run.id, "w-killed");
       expect(await queue.getJobState(run.id)).toBe("active");
 
-      expect(await r.pass(later(5_000))).toEqual([run.id]);
+      expect(await r.pass(clock.later(5_000))).toEqual([run.id]);
       // Deliverable again without waiting for the lock to expire.
       expect(["waiting", "prioritized"]).toContain(await queue.getJobState(run.id));
       expect(await redis.exists(`${prefix}:${RUNS_QUEUE}:${run.id}:lock`)).toBe(0);
@@ -252,7 +253,7 @@ describe("Reconciler", () => {
       );
       expect(row).toEqual({ status: "queued", attempt: 1 });
       // Nothing more to do on the next pass.
-      expect(await r.pass(later(5_000))).toEqual([]);
+      expect(await r.pass(clock.later(5_000))).toEqual([]);
     } finally {
       await r.stop();
       await dead.close(true);
@@ -267,7 +268,7 @@ describe("Reconciler", () => {
     const r = reconciler("w-1");
     try {
       await redis.del(redisDataSinceKey(prefix));
-      expect(await r.pass(later(5_000))).toEqual([]);
+      expect(await r.pass(clock.later(5_000))).toEqual([]);
       expect(await redis.exists(redisDataSinceKey(prefix))).toBe(1);
     } finally {
       await r.stop();
@@ -281,10 +282,10 @@ describe("Reconciler", () => {
     const r = reconciler("w-1", redis, 1);
     try {
       await claimRun(db.db, projectId, run.id, "w-gone-1");
-      expect(await r.pass(later(5_000))).toEqual([run.id]);
+      expect(await r.pass(clock.later(5_000))).toEqual([run.id]);
       await (await queue.getJob(run.id))?.remove();
       await claimRun(db.db, projectId, run.id, "w-gone-2");
-      expect(await r.pass(later(5_000))).toEqual([]);
+      expect(await r.pass(clock.later(5_000))).toEqual([]);
       const [row] = await db.query<{ status: string; dead: boolean; message: string }>(
         "select status, dead_lettered_at is not null as dead, error_message as message from runs where id = $1",
         [run.id],
@@ -304,7 +305,7 @@ describe("Reconciler", () => {
     await alive("w-lively");
     const r = reconciler("w-1");
     try {
-      expect(await r.pass(later(5_000))).toEqual([run.id]);
+      expect(await r.pass(clock.later(5_000))).toEqual([run.id]);
       const events = await getRunEvents(db.db, projectId, run.id);
       expect(events.at(-1)?.data).toMatchObject({ from: "running" });
       expect(await queue.getJob(run.id)).toBeDefined();
@@ -331,13 +332,13 @@ describe("Reconciler", () => {
       expect(await queue.getJobState(run.id)).toBe("failed");
       // Someone still holds a lock on it: BullMQ refuses to remove it.
       await redis.set(`${prefix}:${RUNS_QUEUE}:${run.id}:lock`, "someone", "PX", 60_000);
-      expect(await r.pass(later(5_000))).toEqual([]);
+      expect(await r.pass(clock.later(5_000))).toEqual([]);
       const events = await getRunEvents(db.db, projectId, run.id);
       expect(events.map((e) => e.type)).toEqual(["queued"]);
       expect(await queue.getJobState(run.id)).toBe("failed");
       // Once the lock is gone, the next pass replaces the job and says so.
       await redis.del(`${prefix}:${RUNS_QUEUE}:${run.id}:lock`);
-      expect(await r.pass(later(5_000))).toEqual([run.id]);
+      expect(await r.pass(clock.later(5_000))).toEqual([run.id]);
       expect(["waiting", "prioritized"]).toContain(await queue.getJobState(run.id));
       expect((await getRunEvents(db.db, projectId, run.id)).map((e) => e.type)).toEqual(["queued", "requeued"]);
     } finally {
@@ -380,17 +381,17 @@ describe("Reconciler", () => {
     const second = reconciler("w-second");
     try {
       await redis.del(lease);
-      expect(await first.pass(later(5_000))).toEqual([run.id]);
+      expect(await first.pass(clock.later(5_000))).toEqual([run.id]);
       await (await queue.getJob(run.id))?.remove();
       handOver = async () => {
         await redis.set(lease, "w-second", "PX", 30_000);
       };
       // The first reconciler does nothing, and does not extend the other's lease.
-      expect(await first.pass(later(5_000))).toEqual([]);
+      expect(await first.pass(clock.later(5_000))).toEqual([]);
       expect(handOver).toBeUndefined();
       expect(await redis.get(lease)).toBe("w-second");
       expect(await redis.pttl(lease)).toBeLessThanOrEqual(30_000);
-      expect(await second.pass(later(5_000))).toEqual([run.id]);
+      expect(await second.pass(clock.later(5_000))).toEqual([run.id]);
       // A stopping holder releases its lease; a non-holder cannot.
       await first.stop();
       expect(await redis.get(lease)).toBe("w-second");

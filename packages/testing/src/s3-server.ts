@@ -4,7 +4,7 @@
  * import it:
  *
  * ```ts
- * import { startS3Server } from "@conveyor/artifacts/test/s3-server";
+ * import { startS3Server } from "@conveyor/testing/s3-server";
  * const s3 = await startS3Server();          // s3.endpoint = "http://127.0.0.1:PORT"
  * await s3.createBucket("artifacts");
  * const store = new S3ArtifactStore({ bucket: "artifacts", ...s3.connection });

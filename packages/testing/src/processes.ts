@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 
-export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** The repository's root (this file is packages/testing/src/processes.ts): processes start there. */
+export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 export const BINS = {
   api: "packages/api/src/bin/server.ts",

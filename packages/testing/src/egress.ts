@@ -1,3 +1,8 @@
+/**
+ * Egress test tools, shared by the egress proxy's tests, the runner's and the end-to-end suite: a
+ * canary server that must never be reached, a policy as a worker builds it, and requests through
+ * the proxy (plain and CONNECT).
+ */
 import http from "node:http";
 import net, { type AddressInfo, type Socket } from "node:net";
 import { type EgressPolicy, egressPolicyFromEnv, parseEgressList } from "@conveyor/core";

@@ -1,4 +1,4 @@
-/** Recordings in the canonical format, written for the fixture site (packages/runner/test/fixture-site.ts). */
+/** Recordings in the canonical format, written for the fixture site (`@conveyor/testing/fixture-site`). */
 
 export function loginRecording(siteUrl: string, password = "secret") {
   return {

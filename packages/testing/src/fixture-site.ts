@@ -3,7 +3,7 @@
  * dependencies beyond node:http, so any package's tests can import it:
  *
  * ```ts
- * import { startFixtureSite } from "../../runner/test/fixture-site.ts";
+ * import { startFixtureSite } from "@conveyor/testing/fixture-site";
  * const site = await startFixtureSite();   // site.url = "http://127.0.0.1:PORT"
  * // … recordings use `${site.url}/login` …
  * await site.close();

@@ -16,8 +16,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { TestDatabase } from "@conveyor/db/testing";
 import { Redis } from "ioredis";
 import { expect } from "vitest";
-import { freePort, type Proc, waitFor } from "../helpers/processes.ts";
-import { createStack, REDIS_URL, type Stack } from "../helpers/stack.ts";
+import { freePort, type Proc, waitFor } from "./processes.ts";
+import { createStack, REDIS_URL, type Stack } from "./stack.ts";
 
 // ---- A private redis-server ----------------------------------------------------------------
 
