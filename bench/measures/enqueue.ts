@@ -129,7 +129,7 @@ export const enqueueMeasure: Measure = {
               target: "≥ 0.8× baseline",
               ...(errors ? { note: `${errors} non-2xx/errors` } : {}),
             },
-            { factor: 0.7, higherIsBetter: true },
+            { factor: 0.8, higherIsBetter: true },
           ),
           compare(
             {

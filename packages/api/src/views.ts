@@ -171,6 +171,17 @@ export const runResponse = z.object({
   links: z.object({ self: z.string(), events: z.string() }),
 });
 
+/**
+ * The serializer of `POST /api/runs`'s 202 (a new run, or the run an Idempotency-Key already holds):
+ * `runView`'s object as it is. The other routes encode their replies through their zod schema,
+ * which checks every field of a value the code has just built; on the submission path that was
+ * a few percent of the API's CPU per request (docs/benchmarks.md). `runView` builds exactly the
+ * fields `runResponse` names (routes-contract and enqueue-path tests hold the reply to it).
+ */
+export function serializeRunReply(view: ReturnType<typeof runView>): string {
+  return JSON.stringify(view);
+}
+
 export const actionResponse = z.object({
   index: z.number(),
   actionId: z.string(),

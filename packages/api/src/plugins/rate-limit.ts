@@ -2,6 +2,7 @@ import { ApiError } from "@conveyor/core";
 import rateLimit from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
+import { batchedRedisStore } from "./rate-limit-store.ts";
 
 /** Requests a minute per budget; 0 turns a budget off. */
 export interface RateLimits {
@@ -31,7 +32,8 @@ function owner(request: FastifyRequest): string {
 /**
  * Rate limits on a Redis store (`@fastify/rate-limit`), so they hold across API replicas: three
  * budgets a minute — run submission, other writes, reads — per API key (per client address for
- * routes without one). Checked after authentication, before the body is parsed. Over budget:
+ * routes without one). Checked after authentication, before the body is parsed; concurrent checks
+ * share one Redis round trip (rate-limit-store.ts), with exact counts. Over budget:
  * `429 rate_limited` with `Retry-After` and the `RateLimit-*` headers. If Redis cannot answer, the
  * request goes through (the queue itself needs Redis, and will say so).
  */
@@ -58,8 +60,8 @@ export async function registerRateLimits(
   });
   await app.register(rateLimit, {
     global: false,
-    redis: deps.redis,
-    nameSpace: `${deps.prefix}:ratelimit:`,
+    // The plugin's Redis store, with concurrent requests' checks batched into one round trip.
+    store: batchedRedisStore(deps.redis, `${deps.prefix}:ratelimit:`),
     hook: "preParsing",
     enableDraftSpec: true,
     skipOnError: true,

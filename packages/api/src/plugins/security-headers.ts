@@ -1,8 +1,8 @@
-import { fastifyHelmet } from "@fastify/helmet";
+import { createRequire } from "node:module";
 import type { FastifyInstance } from "fastify";
 
 /**
- * Browser security headers on every response (@fastify/helmet): nosniff, no framing, no referrer,
+ * Browser security headers on every response (helmet's): nosniff, no framing, no referrer,
  * same-origin resource and opener policies, HSTS (which browsers honour only over HTTPS), and a
  * Content-Security-Policy.
  *
@@ -49,11 +49,61 @@ export const DOCS_CSP = [
   `style-src 'self' ${SWAGGER_LOGO_STYLE_HASH}`,
 ].join("; ");
 
-/** Registers helmet for every route; call before the routes (and the Swagger UI) are added. */
+type HelmetMiddleware = (
+  req: unknown,
+  res: { setHeader(name: string, value: string): void; removeHeader(name: string): void },
+  next: (error?: unknown) => void,
+) => void;
+
+/** helmet itself, as @fastify/helmet loads it (the same version and the same headers). */
+function loadHelmet(): (options: object) => HelmetMiddleware {
+  const fromHere = createRequire(import.meta.url);
+  return createRequire(fromHere.resolve("@fastify/helmet"))("helmet");
+}
+
+/** What helmet is asked for: the API's closed policy, and X-Frame-Options for browsers without frame-ancestors. */
+const HELMET_OPTIONS = {
+  contentSecurityPolicy: { useDefaults: false, directives: API_CSP_DIRECTIVES },
+  frameguard: { action: "deny" },
+};
+
+/**
+ * The headers helmet sets with these options, lower-cased: run once against a recording response.
+ * With a static policy (no nonces, no per-request directive functions) they are the same on every
+ * response.
+ */
+export function securityHeaders(options: object = HELMET_OPTIONS): Record<string, string> {
+  const headers: Record<string, string> = {};
+  let failure: unknown;
+  loadHelmet()(options)(
+    {},
+    {
+      setHeader: (name, value) => {
+        headers[name.toLowerCase()] = String(value);
+      },
+      removeHeader: (name) => {
+        delete headers[name.toLowerCase()];
+      },
+    },
+    (error) => {
+      failure = error;
+    },
+  );
+  if (failure) throw failure;
+  return headers;
+}
+
+/**
+ * Sets helmet's headers on every response; call before the routes (and the Swagger UI) are added.
+ * @fastify/helmet would build helmet's whole middleware chain again on every request (its
+ * options merged, the policy parsed, eleven middlewares called): a few percent of the API's CPU per
+ * `POST /api/runs` (docs/benchmarks.md). They are computed once instead and copied onto each reply;
+ * the Swagger UI's routes still replace the policy with DOCS_CSP in their onSend hook.
+ */
 export async function registerSecurityHeaders(app: FastifyInstance): Promise<void> {
-  await app.register(fastifyHelmet, {
-    contentSecurityPolicy: { useDefaults: false, directives: API_CSP_DIRECTIVES },
-    // X-Frame-Options for browsers without frame-ancestors, matching it.
-    frameguard: { action: "deny" },
+  const headers = securityHeaders();
+  app.addHook("onRequest", (_request, reply, done) => {
+    reply.headers(headers);
+    done();
   });
 }

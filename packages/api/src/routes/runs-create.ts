@@ -19,7 +19,7 @@ import {
   QueueFullError,
 } from "@conveyor/db";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
-import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { serializerCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { assertRecordingReachable } from "../egress-check.ts";
 import { assertPriorityAllowed, assertRecordingSize } from "../limits-check.ts";
@@ -27,7 +27,7 @@ import type { ProjectLimitsCache } from "../project-limits.ts";
 import type { RunQueue } from "../queue.ts";
 import { importRecordingInput, recordingInputSchema } from "../recording-input.ts";
 import type { Secrets } from "../secrets.ts";
-import { errorResponses, runResponse, runView } from "../views.ts";
+import { errorResponses, runResponse, runView, serializeRunReply } from "../views.ts";
 import { isWellFormed } from "./common.ts";
 
 export const createRunBody = z
@@ -82,11 +82,20 @@ export interface CreateRunDeps {
   defaults: { runTimeoutMs: number; actionTimeoutMs: number; maxAttempts: number };
 }
 
+type ResponseSchemaDef = Parameters<typeof serializerCompiler>[0];
+
+/** The 202 is `runView` written as is (serializeRunReply); every other reply goes through its zod schema. */
+function createRunSerializer(route: ResponseSchemaDef): (data: unknown) => string {
+  return route.httpStatus === "202" ? (serializeRunReply as (data: unknown) => string) : serializerCompiler(route);
+}
+
 export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): void {
   app.withTypeProvider<ZodTypeProvider>().post(
     "/api/runs",
     {
       config: { scope: "runs:write" },
+      // Fastify hands each status's response schema to the compiler (its types say the route's).
+      serializerCompiler: (route) => createRunSerializer(route as unknown as ResponseSchemaDef),
       schema: {
         summary: "Submit a run; answers 202 at once, a worker executes it",
         tags: ["runs"],
