@@ -26,6 +26,7 @@ COPY packages/db/package.json packages/db/package.json
 COPY packages/egress/package.json packages/egress/package.json
 COPY packages/runner/package.json packages/runner/package.json
 COPY packages/worker/package.json packages/worker/package.json
+COPY packages/testing/package.json packages/testing/package.json
 RUN --mount=type=cache,id=pnpm-store,target=/root/.local/share/pnpm/store \
     pnpm install --frozen-lockfile --prod
 
