@@ -81,6 +81,7 @@ describe("a cancel racing a completion", () => {
     // Cancels land at different moments around each run's end: before, during, after.
     for (const delayMs of [0, 150, 300, 450, 600, 800]) {
       const submitted = await stack.request("POST", "/api/runs", { recording: slowRecording(site.url, 300) });
+      expect(submitted.status, JSON.stringify(submitted.body)).toBe(202);
       runIds.push(submitted.body.id);
       setTimeout(() => {
         void stack.request("POST", `/api/runs/${submitted.body.id}/cancel`);

@@ -39,9 +39,13 @@ const browsers: number[] = [];
 /** Every run accepted in this file: each audit covers them all. */
 const accepted: string[] = [];
 
+/** Workers by name (started concurrently: `workers` is in the order they became ready). */
+const byName = new Map<string, Proc>();
+
 async function startWorker(name: string): Promise<Proc> {
   const worker = await fault.startWorker(name, { WORKER_CONCURRENCY: "1" });
   workers.push(worker);
+  byName.set(name, worker);
   return worker;
 }
 
@@ -100,7 +104,7 @@ describe("worker liveness", () => {
   it("a worker frozen for less than the threshold keeps its run: not taken over, passes once", {
     timeout: 180_000,
   }, async () => {
-    const [a] = workers;
+    const a = byName.get("w-live-a");
     if (!a?.child.pid) throw new Error("no worker");
     const runIds = [
       await fault.submit(slowRecording(site.url, 8000)),
@@ -123,11 +127,11 @@ describe("worker liveness", () => {
   it("a SIGKILLed worker's run is handed back by liveness and passed once by the other worker", {
     timeout: 180_000,
   }, async () => {
-    const [a] = workers;
+    const a = byName.get("w-live-a");
     if (!a?.child.pid) throw new Error("no worker");
     const runIds = [
-      await fault.submit(slowRecording(site.url, 6000)),
-      await fault.submit(slowRecording(site.url, 6000)),
+      await fault.submit(slowRecording(site.url, 15_000)),
+      await fault.submit(slowRecording(site.url, 15_000)),
     ];
     accepted.push(...runIds);
     const orphan = await runOf("w-live-a");

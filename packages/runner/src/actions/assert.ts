@@ -133,8 +133,12 @@ interface PollResult<T> {
   error: unknown;
 }
 
-/** How long the one last read may take when no read succeeded within the budget, ms. */
-const LAST_READ_TIMEOUT_MS = 1_000;
+/**
+ * How long the one last read may take when no read succeeded within the budget, ms. Generous: it
+ * is spent only then, and on a loaded machine one evaluate can take over a second (with 1 s, a
+ * loaded run reported an already loaded page as "unreadable").
+ */
+const LAST_READ_TIMEOUT_MS = 5_000;
 
 /**
  * Reads until `holds` or the deadline; a failed read (page mid-navigation) just means "not yet".
