@@ -3,9 +3,8 @@
  * `retry_scheduled` event it writes says exactly what the queue then does. And options the runner
  * refuses are the run's fault (permanent), not the infrastructure's: no retry.
  */
-import { createServer } from "node:net";
 import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
-import { waitFor } from "@conveyor/testing/processes";
+import { freePort, waitFor } from "@conveyor/testing/processes";
 import { loginRecording } from "@conveyor/testing/recordings";
 import { createStack, REDIS_URL, type Stack } from "@conveyor/testing/stack";
 import { Redis } from "ioredis";
@@ -14,16 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 let site: FixtureSite;
 let stack: Stack;
 let redis: Redis;
-
-/** A loopback port nothing listens on (taken, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 interface EventRow {
   type: string;
@@ -82,7 +71,8 @@ describe("the retry seam", () => {
   });
 
   it("a recoverable error: the event's delay is the delay the queue gave the job", async () => {
-    const port = await closedPort();
+    // A loopback port nothing listens on (freePort takes one, then releases it).
+    const port = await freePort();
     const recording = { name: "unreachable", actions: [{ type: "navigate", url: `http://127.0.0.1:${port}/` }] };
     const worker = await stack.startWorker("w-seam-recoverable");
     try {
