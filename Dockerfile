@@ -27,6 +27,8 @@ COPY packages/egress/package.json packages/egress/package.json
 COPY packages/runner/package.json packages/runner/package.json
 COPY packages/worker/package.json packages/worker/package.json
 COPY packages/testing/package.json packages/testing/package.json
+# pnpm-workspace.yaml's patchedDependencies: fixes applied to dependencies at install.
+COPY patches patches
 RUN --mount=type=cache,id=pnpm-store,target=/root/.local/share/pnpm/store \
     pnpm install --frozen-lockfile --prod
 

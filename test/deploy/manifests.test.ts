@@ -713,6 +713,14 @@ describe("Dockerfile", () => {
         expect(dockerfile).toContain(`COPY packages/${pkg}/package.json`);
       }
     }
+    // The lockfile names the patched dependencies: without their patches the install fails.
+    const workspace = read("pnpm-workspace.yaml");
+    const patches = [...workspace.matchAll(/^\s+\S+:\s*(patches\/\S+)$/gm)].map((m) => m[1]);
+    expect(patches.length, "pnpm-workspace.yaml patchedDependencies").toBeGreaterThan(0);
+    const install = instructions.findIndex((line) => line.includes("pnpm install --frozen-lockfile --prod"));
+    const copyPatches = instructions.findIndex((line) => /^COPY patches\/? patches\/?$/.test(line.trim()));
+    expect(copyPatches, "COPY patches/ before the install").toBeGreaterThan(-1);
+    expect(copyPatches).toBeLessThan(install);
   });
 
   it("installs chromium and ffmpeg from apt and points CHROMIUM_PATH at it", () => {

@@ -5,12 +5,12 @@
  * state, none is left running, and the ones that passed are complete and correct. A run the queue
  * gave up on is dead-lettered, never silently lost.
  *
- * postgres.js 3.4.9 can itself crash a process when its connection dies: an uncaught TypeError
- * from a deferred write on a dropped socket (porsager/postgres#1154, #1208), or an unhandled
- * CONNECTION_CLOSED from its own transaction handling (#1186, #1216). Conveyor treats that like
- * any other crash: the supervisor (Kubernetes, Compose `restart:`) starts the process again and
- * stall detection hands its runs to a live worker. This test plays the supervisor, and accepts a
- * crash only when the fatal error comes from the driver's connection code.
+ * postgres.js 3.4.9 used to crash a process when its connection died: an uncaught TypeError from a
+ * write on a closed connection (porsager/postgres#1154, #1208), or the unhandled rejection of its
+ * own array-types query (#1192, #1205). Both are patched (patches/postgres@3.4.9.patch, tested on
+ * their own in packages/db/test/driver-connection-loss.test.ts), so no process may crash here. The
+ * test still plays the supervisor (Kubernetes, Compose `restart:`), so that a crash is reported
+ * with its output rather than as runs that never finish.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { createPostgresDb, type DbHandle } from "@conveyor/db";
@@ -86,11 +86,7 @@ describe("Postgres backends terminated mid-run", () => {
     const summary = await audit(fault.db, runIds, { timeoutMs: 90_000, queue: fault });
     supervising = false;
     await supervisor;
-    for (const crash of crashes) {
-      expect(crash, "a process crashed for another reason than the known driver bugs").toMatch(
-        /(Cannot read properties of null \(reading 'write'\)|CONNECTION_CLOSED)[\s\S]*postgres\/src\/connection\.js/,
-      );
-    }
+    expect(crashes, "a process crashed when Postgres dropped its connections").toEqual([]);
     for (const run of summary.runs.values()) {
       const trail = eventTrail(run).join(" ");
       // A dropped connection is infrastructure, never the site's fault: never `failed`.

@@ -6,7 +6,9 @@ import type { Logger } from "./logger.ts";
  * #1186, #1216). The query the application awaited is rejected properly and handled (retried or
  * failed by the worker); the driver's leftover rejection carries no information, and Node's
  * default would kill the process over it. This lets exactly those rejections through as a
- * warning; any other unhandled rejection still crashes the process, as it should.
+ * warning; any other unhandled rejection still crashes the process, as it should. (Two worse
+ * driver bugs, an uncaught TypeError and an unhandled rejection whose stack names no driver
+ * frame, are fixed at the source: patches/postgres@3.4.9.patch.)
  */
 const CONNECTION_LOST_CODES = new Set([
   "57P01", // terminating connection due to administrator command
