@@ -1,12 +1,12 @@
 import { buildJob, type Logger, RUNS_QUEUE, reconcilerLeaseKey, runAliveKey } from "@conveyor/core";
 import {
-  appendRunEvent,
   type DbHandle,
   findRunningRuns,
   findStaleUnfinishedRuns,
   findWorkersWithRunningRuns,
   handBackRunOfDeadWorker,
   type RunningRun,
+  requeueQueuedRun,
   requeueRun,
 } from "@conveyor/db";
 import { Queue } from "bullmq";
@@ -54,6 +54,29 @@ export interface ReconcilerOptions {
   maxTakeovers?: number;
   /** Runs examined per pass. Default 500. */
   batchSize?: number;
+  /**
+   * Test seam: awaited at named points of a pass (`reconciler.before-requeue`,
+   * `reconciler.after-add-before-commit`), so a test
+   * can make another process act exactly there. Default: none.
+   */
+  failpoint?: (name: string) => Promise<void>;
+}
+
+/** Longest a re-delivery (remove the ended job, add the new one) may hold a queued run's row lock, ms. */
+const REDELIVER_TIMEOUT_MS = 5_000;
+
+async function withTimeout<T>(ms: number, what: string, work: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const LIVE_JOB_STATES = new Set(["active", "waiting", "waiting-children", "delayed", "prioritized"]);
@@ -206,17 +229,28 @@ export class Reconciler {
       const state = await this.queue.getJobState(run.id);
       if (LIVE_JOB_STATES.has(state)) continue;
       if (!(await this.holdLease())) return "lease lost";
-      const outcome = await this.redeliver(run, state);
-      if (outcome !== "added") continue;
+      await this.options.failpoint?.("reconciler.before-requeue");
       const reason =
         state === "unknown"
           ? "its job was missing from the queue"
           : `its job had ended (${state}) without finishing it`;
-      await appendRunEvent(db.db, run.projectId, run.id, "requeued", {
-        attempt: run.attempt,
-        worker: name,
-        data: { reason: `queued, but ${reason}`, from: "queued" },
-      });
+      const outcome = await requeueQueuedRun(
+        db.db,
+        { projectId: run.projectId, runId: run.id, attempt: run.attempt, by: name, reason: `queued, but ${reason}` },
+        // The run's row stays locked while Redis answers: bounded, so a Redis that stops answering
+        // mid-pass cannot keep a claim or a cancel waiting on that lock.
+        () =>
+          withTimeout(REDELIVER_TIMEOUT_MS, "re-adding the run's job", async () => {
+            const added = (await this.redeliver(run, state)) === "added";
+            if (added) await this.options.failpoint?.("reconciler.after-add-before-commit");
+            return added;
+          }),
+      );
+      if (outcome === "moved_on") {
+        // A worker claimed it meanwhile from a job fetched before the loss, or it was cancelled.
+        logger.info({ runId: run.id, jobState: state }, "queued run moved on meanwhile: not re-enqueued");
+      }
+      if (outcome !== "requeued") continue;
       logger.info({ runId: run.id, jobState: state }, "queued run re-enqueued");
       delivered.push(run.id);
     }

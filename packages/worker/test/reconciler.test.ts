@@ -36,8 +36,14 @@ const input: CreateRunInput = {
   variables: {},
 };
 
-function reconciler(name: string, connection: Redis = redis, maxTakeovers = 2): Reconciler {
+function reconciler(
+  name: string,
+  connection: Redis = redis,
+  maxTakeovers = 2,
+  failpoint?: (name: string) => Promise<void>,
+): Reconciler {
   return new Reconciler({
+    ...(failpoint ? { failpoint } : {}),
     db,
     connection,
     prefix,
@@ -104,6 +110,43 @@ describe("Reconciler", () => {
     } finally {
       await r.stop();
       await db.query("update runs set status = 'cancelled' where id = $1", [run.id]);
+    }
+  });
+
+  it("leaves alone a run a worker claimed meanwhile from a job fetched before the loss: no job, no event", async () => {
+    const { run } = await createRun(db.db, projectId, input);
+    const r = reconciler("w-1", redis, 2, async (point) => {
+      if (point === "reconciler.before-requeue") await claimRun(db.db, projectId, run.id, "w-early");
+    });
+    try {
+      expect(await r.pass(clock.later(5_000))).toEqual([]);
+      expect(await queue.getJob(run.id)).toBeUndefined();
+      const events = await getRunEvents(db.db, projectId, run.id);
+      expect(events.map((e) => `${e.type}#${e.attempt}`)).toEqual(["queued#0", "started#1"]);
+    } finally {
+      await r.stop();
+      await cleanup(run.id);
+    }
+  });
+
+  it("a worker that takes the new job at once starts the run after the requeue is logged", async () => {
+    const { run } = await createRun(db.db, projectId, input);
+    let claim: Promise<unknown> | undefined;
+    const r = reconciler("w-1", redis, 2, async (point) => {
+      // The job is in Redis now: a worker picks it up and claims the run while the pass goes on.
+      if (point === "reconciler.after-add-before-commit") {
+        claim = claimRun(db.db, projectId, run.id, "w-fast");
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    });
+    try {
+      expect(await r.pass(clock.later(5_000))).toEqual([run.id]);
+      expect(await claim).not.toBeNull();
+      const events = await getRunEvents(db.db, projectId, run.id);
+      expect(events.map((e) => `${e.type}#${e.attempt}`)).toEqual(["queued#0", "requeued#0", "started#1"]);
+    } finally {
+      await r.stop();
+      await cleanup(run.id);
     }
   });
 

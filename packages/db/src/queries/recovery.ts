@@ -3,11 +3,13 @@
  * them back. Every write is fenced like an execution's own (the run must still be `running` the
  * same attempt on the same worker), so a worker that was only presumed dead — frozen, starved of
  * CPU — and comes back later cannot overwrite what the next attempt writes, and a run that moved on
- * meanwhile is left alone.
+ * meanwhile is left alone. The same holds for a queued run whose job was lost: its `requeued` event
+ * is written only while it is still queued.
  */
 import { and, asc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { runEvents, runs } from "../schema.ts";
+import { transitionRun } from "./runs-transition.ts";
 
 export interface RunningRun {
   id: string;
@@ -162,4 +164,50 @@ export async function handBackRunOfDeadWorker(
     });
     return "requeued";
   });
+}
+
+/** Outcome of {@link requeueQueuedRun}. */
+export type RequeueQueuedOutcome =
+  /** The job was delivered and the `requeued` event written. */
+  | "requeued"
+  /** `deliver` delivered nothing (it said false): nothing written. */
+  | "not_delivered"
+  /** No longer `queued` at that attempt (a worker claimed it, it was cancelled): untouched. */
+  | "moved_on";
+
+class NotDelivered extends Error {}
+
+/**
+ * Re-delivers a queued run whose job was lost: locks the run while it is still `queued` at
+ * `attempt`, calls `deliver` (which adds the new job) and writes the `requeued` event
+ * (`from: "queued"`), committing both together. While the row is locked a worker that picks up
+ * the new job waits to claim it, so the log always reads "requeued" before "started"; a run a
+ * worker claimed just before (from a job it fetched before the loss) is left alone, and nothing
+ * is added for it. When `deliver` returns false or throws, no event is written.
+ */
+export async function requeueQueuedRun(
+  db: Db,
+  input: { projectId: string; runId: string; attempt: number; by: string; reason: string },
+  deliver: () => Promise<boolean>,
+): Promise<RequeueQueuedOutcome> {
+  const { projectId, runId, attempt, by, reason } = input;
+  try {
+    return await db.transaction(async (tx) => {
+      const locked = await transitionRun(tx, {
+        projectId,
+        runId,
+        from: ["queued"],
+        attempt,
+        // Nothing changes but the lock: the event is the record.
+        set: { status: "queued" },
+        event: { type: "requeued", worker: by, data: { reason, from: "queued" } },
+      });
+      if (!locked) return "moved_on";
+      if (!(await deliver())) throw new NotDelivered();
+      return "requeued";
+    });
+  } catch (error) {
+    if (error instanceof NotDelivered) return "not_delivered";
+    throw error;
+  }
 }
