@@ -37,9 +37,10 @@ function action(recording: any, id: string) {
 beforeAll(async () => {
   site = await startFixtureSite();
   stack = await createStack("saveaction");
-  // Failing variants wait out one action timeout: keep it short.
+  // Failing variants wait out one action timeout: short, but not so short that a passing action
+  // on a machine busy with other suites' browsers runs out of it.
   await Promise.all([
-    stack.startApi({ ACTION_TIMEOUT_MS: "3000" }),
+    stack.startApi({ ACTION_TIMEOUT_MS: "6000" }),
     stack.startWorker("w-saveaction", { WORKER_CONCURRENCY: "2" }),
   ]);
   await stack.createProject("saveaction");
@@ -50,6 +51,12 @@ afterAll(async () => {
   await site?.close();
 });
 
+/** What a reader of a failed assertion needs: the run's error and every action that did not pass. */
+function why(result: any): string {
+  const notPassed = (result.actions ?? []).filter((a: { status: string }) => a.status !== "passed");
+  return JSON.stringify({ status: result.status, error: result.error, actions: notPassed }, null, 1);
+}
+
 async function replayThroughService(recording: unknown) {
   const submitted = await stack.request("POST", "/api/runs", { recording, variables: { PASSWORD: "secret" } });
   expect(submitted.status, JSON.stringify(submitted.body)).toBe(202);
@@ -59,7 +66,7 @@ async function replayThroughService(recording: unknown) {
 describe("a SaveAction export, uploaded unchanged", () => {
   it("replays every action and passes", async () => {
     const result = await replayThroughService(tour());
-    expect(result.status).toBe("passed");
+    expect(result.status, why(result)).toBe("passed");
     expect(result.counts.failed).toBe(0);
     expect(result.counts.passed + result.counts.skipped).toBe(result.counts.total);
     expect(result.actions).toHaveLength(result.counts.total);
@@ -119,7 +126,7 @@ describe("a SaveAction export, uploaded unchanged", () => {
 
   it.each(broken)("fails at the right action with %s", async (_name, edit, failingId, message) => {
     const result = await replayThroughService(tour(edit));
-    expect(result.status).toBe("failed");
+    expect(result.status, why(result)).toBe("failed");
     const failing = result.actions.find((a: { status: string }) => a.status === "failed");
     expect(failing.actionId).toBe(failingId);
     expect(failing.error.message).toMatch(message);
@@ -138,7 +145,7 @@ describe("a SaveAction export, uploaded unchanged", () => {
         click.selectors = [{ strategy: "data-testid", value: "login-button", priority: 1, confidence: 95 }];
       }),
     );
-    expect(result.status).toBe("passed");
+    expect(result.status, why(result)).toBe("passed");
   });
 });
 
