@@ -99,9 +99,12 @@ describe("the autoscaling series and the run counters", () => {
     const failing = await stack.request("POST", "/api/runs", { recording: failingRecording(site.url) });
     ids.push(failing.body.id);
 
+    // The jobs follow the 202s (the commit is the promise): wait for both counts.
     const backlog = await scrapeUntil(
-      (m) => m.value("conveyor_runs", { status: "queued" }) === TOTAL,
-      "the queued runs to be counted",
+      (m) =>
+        m.value("conveyor_runs", { status: "queued" }) === TOTAL &&
+        m.value("conveyor_queue_backlog", { queue: "runs" }) === TOTAL,
+      "the queued runs and their jobs to be counted",
     );
     expect(backlog.value("conveyor_queue_backlog", { queue: "runs" })).toBe(TOTAL);
     // Every run carries a priority, so BullMQ keeps them in `prioritized`, not `waiting`.

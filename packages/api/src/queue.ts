@@ -19,14 +19,55 @@ export interface QueueCounts {
   backlog: number;
 }
 
-/** The API's side of the runs queue: enqueue, withdraw, count. */
+/** What the queue needs of a run to give it a job. */
+export interface QueuedRunRef {
+  id: string;
+  projectId: string;
+  priority: number;
+}
+
+/** The API's side of the runs queue: enqueue, deliver, withdraw, count. */
 export interface RunQueue {
-  enqueue(run: { id: string; projectId: string; priority: number }): Promise<void>;
-  /** Removes a job that has not started; false when it is active or gone. */
+  /** Adds the run's job; resolves once Redis has it, rejects when Redis refuses it. */
+  enqueue(run: QueuedRunRef): Promise<void>;
+  /**
+   * Adds the run's job without making the caller wait for Redis: for a run already committed
+   * `queued`, whose delivery the reconciler guarantees whatever happens here. The add starts at
+   * once (batched with concurrent ones); a failure is passed to `onError` (the run stays queued
+   * and a worker's reconciler enqueues it). Resolves at once, unless `maxPendingDeliveries`
+   * adds are already waiting for Redis: then it resolves when this one is settled (back-pressure,
+   * so a slow Redis slows submissions down rather than piling jobs up in memory).
+   */
+  deliver(run: QueuedRunRef, onError: (error: unknown) => void): Promise<void>;
+  /** Waits until every delivery started so far has settled (added or failed). */
+  settle(): Promise<void>;
+  /**
+   * Removes a job that has not started; false when it is active or gone. A delivery of the same
+   * run still under way in this process is waited for first, so it cannot add the job afterwards.
+   */
   withdraw(runId: string): Promise<boolean>;
   /** Jobs by state, read from Redis now. */
   counts(now?: Date): Promise<QueueCounts>;
+  /** Waits for the deliveries under way (at most `closeTimeoutMs`), then closes the queue. */
   close(): Promise<void>;
+}
+
+/** Options of {@link createRunQueue}. */
+export interface RunQueueOptions {
+  /** Key prefix of the queue's Redis keys (QUEUE_PREFIX). */
+  prefix: string;
+  /** Attempts and backoff of run jobs (the job catalog's policy). */
+  policy: RunJobPolicy;
+  /**
+   * Deliveries (`deliver`) that may wait for Redis at once before a new one makes its caller
+   * wait too. Bounds the memory a stalled Redis can make the API hold. Default 1024.
+   */
+  maxPendingDeliveries?: number;
+  /**
+   * How long `close` waits for deliveries still under way, ms; what is left is the reconciler's
+   * to deliver. Default 5000.
+   */
+  closeTimeoutMs?: number;
 }
 
 /**
@@ -46,14 +87,11 @@ function lastDueDelayedScore(now: Date): number {
  */
 export const ENQUEUE_BATCHING = { maxBatch: 64, maxInFlight: 1 } as const;
 
-export function createRunQueue(
-  connection: Redis,
-  options: { prefix: string; policy: RunJobPolicy },
-): RunQueue & { queue: Queue } {
+export function createRunQueue(connection: Redis, options: RunQueueOptions): RunQueue & { queue: Queue } {
   const queue = new Queue(RUNS_QUEUE, { connection, prefix: options.prefix });
   // Concurrent requests' jobs go out together (see Batcher): at enqueue rates, one `addBulk` per
   // burst instead of one `add` per run. A failed batch fails each of its enqueues, as `add` would.
-  const adds = new Batcher<{ id: string; projectId: string; priority: number }, true>({
+  const adds = new Batcher<QueuedRunRef, true>({
     ...ENQUEUE_BATCHING,
     flush: async (runs) => {
       // Validated here and again by the worker on pickup (the job catalog's contract).
@@ -68,12 +106,32 @@ export function createRunQueue(
       return runs.map(() => true as const);
     },
   });
+  const maxPending = options.maxPendingDeliveries ?? 1024;
+  const closeTimeoutMs = options.closeTimeoutMs ?? 5_000;
+  // Deliveries under way, by run id; each promise settles (never rejects) when Redis answers.
+  const pending = new Map<string, Promise<void>>();
+  const settle = async () => {
+    while (pending.size > 0) await Promise.all([...pending.values()]);
+  };
   return {
     queue,
     async enqueue(run) {
       await adds.submit(run);
     },
+    deliver(run, onError) {
+      const delivery = adds.submit(run).then(
+        () => undefined,
+        (error: unknown) => onError(error),
+      );
+      const tracked = delivery.finally(() => {
+        if (pending.get(run.id) === tracked) pending.delete(run.id);
+      });
+      pending.set(run.id, tracked);
+      return pending.size > maxPending ? tracked : Promise.resolve();
+    },
+    settle,
     async withdraw(runId) {
+      await pending.get(runId);
       const removed = await queue.remove(jobIdForRun(runId));
       return removed === 1;
     },
@@ -96,6 +154,11 @@ export function createRunQueue(
         backlog: waiting + prioritized + dueDelayed,
       };
     },
-    close: () => queue.close(),
+    async close() {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([settle(), new Promise((resolve) => (timer = setTimeout(resolve, closeTimeoutMs)))]);
+      clearTimeout(timer);
+      await queue.close();
+    },
   };
 }

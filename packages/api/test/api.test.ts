@@ -36,6 +36,7 @@ async function count(table: string, where = "true", params: unknown[] = []): Pro
 }
 
 async function jobCount(): Promise<number> {
+  await t.runQueue.settle();
   const counts = await t.inspectQueue.getJobCounts(
     "waiting",
     "prioritized",
@@ -272,6 +273,8 @@ describe("POST /api/runs", () => {
     const events = await t.db.query<{ type: string }>("select type from run_events where run_id = $1", [body.id]);
     expect(events.map((e) => e.type)).toEqual(["queued"]);
 
+    // The 202 does not wait for Redis (the committed row is the promise): the job follows.
+    await t.runQueue.settle();
     const job = await t.inspectQueue.getJob(body.id);
     expect(job).toBeDefined();
     expect(job?.id).toBe(body.id);
@@ -293,6 +296,7 @@ describe("POST /api/runs", () => {
     };
     expect(body).toMatchObject({ recordingId: recording.id, timeoutMs: 120_000, name: "by-id", status: "queued" });
     expect(response.headers.location).toBe(`/api/runs/${body.id}`);
+    await t.runQueue.settle();
     const job = await t.inspectQueue.getJob(body.id);
     expect(job?.opts.priority).toBe(body.priority);
     expect(body.priority).toBe(5);
@@ -301,6 +305,7 @@ describe("POST /api/runs", () => {
   it.each([1, 10])("gives the job the run's priority (%i)", async (priority) => {
     const run = await createRunOk(projectA.apiKey, { recording: sampleRecording(), priority });
     expect(run.priority).toBe(priority);
+    await t.runQueue.settle();
     expect((await t.inspectQueue.getJob(run.id))?.opts.priority).toBe(priority);
   });
 
@@ -583,6 +588,7 @@ describe("tenant isolation", () => {
     // A still sees both, untouched.
     const own = await t.app.inject({ method: "GET", url: `/api/runs/${run.id}`, headers: auth(projectA.apiKey) });
     expect((own.json() as { status: string }).status).toBe("queued");
+    await t.runQueue.settle();
     expect(await t.inspectQueue.getJob(run.id)).toBeDefined();
     const rec = await t.app.inject({
       method: "GET",
@@ -702,6 +708,7 @@ describe("GET /api/runs/:id and events", () => {
 describe("POST /api/runs/:id/cancel", () => {
   it("cancels a queued run, removes its job, logs it; a second cancel is 409", async () => {
     const run = await createRunOk(projectA.apiKey);
+    await t.runQueue.settle();
     expect(await t.inspectQueue.getJob(run.id)).toBeDefined();
 
     const response = await t.app.inject({

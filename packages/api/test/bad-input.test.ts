@@ -724,6 +724,7 @@ async function tableCounts(): Promise<Record<string, number>> {
     );
     counts[name] = row?.n ?? -1;
   }
+  await t.runQueue.settle();
   const jobs = await t.inspectQueue.getJobCounts();
   for (const [state, n] of Object.entries(jobs)) counts[`queue:${state}`] = n;
   return counts;

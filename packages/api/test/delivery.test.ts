@@ -63,6 +63,7 @@ describe("dead letters and retries", () => {
       payload: { recording: sampleRecording("doomed"), priority: 2, variables: { USER_NAME: "x" } },
     });
     const id = response.json().id as string;
+    await t.runQueue.settle();
     await (await t.inspectQueue.getJob(id))?.remove();
     await claimRun(t.db.db, projectId, id, "w-test");
     await failUnfinishedRun(

@@ -181,9 +181,13 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
       }
 
       // The committed `queued` row is the promise; the job is how it gets delivered. If this
-      // process dies here or Redis refuses the job, a worker's reconciler enqueues it later.
+      // process dies here or Redis refuses the job, a worker's reconciler enqueues it later. So
+      // the reply does not wait for Redis: nothing Redis answers would change it (a refused job
+      // is answered 202 all the same), and the add starts now, batched with concurrent ones.
       await deps.failpoint?.("api.after-commit-before-enqueue");
-      await enqueueOrLeaveToReconciler(deps.queue, run, request.log);
+      await deps.queue.deliver(run, (error) =>
+        request.log.warn({ err: error, runId: run.id }, "enqueue failed; a worker's reconciler will enqueue the run"),
+      );
       return reply.code(202).header("location", `/api/runs/${run.id}`).send(runView(run));
     },
   );
