@@ -15,6 +15,7 @@ export * from "./recording.ts";
 export * from "./redis.ts";
 export * from "./run-options.ts";
 export * from "./saveaction/index.ts";
+export * from "./schedule-time.ts";
 export * from "./scopes.ts";
 export * from "./secrets.ts";
 export * from "./shutdown.ts";
