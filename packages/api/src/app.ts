@@ -31,6 +31,7 @@ import { registerCreateRecording } from "./routes/recordings-create.ts";
 import { registerDeleteRecording } from "./routes/recordings-delete.ts";
 import { registerGetRecording } from "./routes/recordings-get.ts";
 import { registerListRecordings } from "./routes/recordings-list.ts";
+import { registerUpdateRecording } from "./routes/recordings-update.ts";
 import { registerCancelRun } from "./routes/runs-cancel.ts";
 import { registerCreateRun } from "./routes/runs-create.ts";
 import { registerGetRunEvents } from "./routes/runs-events.ts";
@@ -38,6 +39,7 @@ import { registerGetRun } from "./routes/runs-get.ts";
 import { registerListRuns } from "./routes/runs-list.ts";
 import { registerRetryRun } from "./routes/runs-retry.ts";
 import { registerRecordingSchema } from "./routes/schemas-recording.ts";
+import { registerSuiteRoutes } from "./routes/suites.ts";
 import { createRunWriter } from "./run-writer.ts";
 import { createSecrets } from "./secrets.ts";
 
@@ -235,6 +237,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerListRecordings(app, { db: options.db });
   registerGetRecording(app, { db: options.db });
   registerDeleteRecording(app, { db: options.db });
+  registerUpdateRecording(app, { db: options.db });
   const failpoints = new Set(options.failpoints ?? []);
   const failpoint = async (name: string): Promise<void> => {
     if (!failpoints.has(name)) return;
@@ -264,6 +267,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     queue: options.queue,
     redis: options.redis,
     queuePrefix: options.queuePrefix,
+  });
+  registerSuiteRoutes(app, {
+    db: options.db,
+    queue: options.queue,
+    redis: options.redis,
+    queuePrefix: options.queuePrefix,
+    egressPolicy,
+    projectLimits,
+    defaults: options.defaults,
   });
   registerGetArtifact(app, { db: options.db, artifacts: options.artifacts });
   registerRecordingSchema(app);

@@ -1,5 +1,16 @@
 import { ACTION_STATUSES, API_ERROR_STATUS, type ApiErrorCode, RUN_EVENT_TYPES, RUN_STATUSES } from "@conveyor/core";
-import type { ApiKey, Project, RecordingRow, Run, RunAction } from "@conveyor/db";
+import {
+  type ApiKey,
+  type Project,
+  type RecordingRow,
+  type Run,
+  type RunAction,
+  type StatusCounts,
+  type Suite,
+  type SuiteRun,
+  statusCounts,
+  suiteRunStatus,
+} from "@conveyor/db";
 import { z } from "zod";
 
 /** How runs, actions and recordings look on the wire. Secrets (variable values) never leave. */
@@ -25,6 +36,8 @@ export function runView(run: Run) {
     cancelRequestedAt: run.cancelRequestedAt?.toISOString() ?? null,
     deadLetteredAt: run.deadLetteredAt?.toISOString() ?? null,
     retryOf: run.retryOf,
+    suiteRunId: run.suiteRunId,
+    ci: run.ci,
     worker: run.worker,
     createdAt: run.createdAt.toISOString(),
     startedAt: run.startedAt?.toISOString() ?? null,
@@ -72,9 +85,51 @@ export function recordingView(row: RecordingRow) {
     name: row.name,
     sourceFormat: row.sourceFormat,
     actionCount: row.actionCount,
+    tags: row.tags,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
+}
+
+export function suiteView(suite: Suite) {
+  return {
+    id: suite.id,
+    name: suite.name,
+    recordingIds: suite.recordingIds,
+    tagQuery: suite.tagQuery,
+    defaults: suite.defaults,
+    createdAt: suite.createdAt.toISOString(),
+    updatedAt: suite.updatedAt.toISOString(),
+    links: { self: `/api/suites/${suite.id}`, runs: `/api/suites/${suite.id}/runs` },
+  };
+}
+
+/** A suite run as listed: its status and its children's counts by status. */
+export function suiteRunSummaryView(suiteRun: SuiteRun, counts: StatusCounts) {
+  return {
+    id: suiteRun.id,
+    suiteId: suiteRun.suiteId,
+    suiteName: suiteRun.suiteName,
+    status: suiteRunStatus(counts),
+    total: suiteRun.total,
+    counts: {
+      queued: counts.queued ?? 0,
+      running: counts.running ?? 0,
+      passed: counts.passed ?? 0,
+      failed: counts.failed ?? 0,
+      errored: counts.errored ?? 0,
+      cancelled: counts.cancelled ?? 0,
+    },
+    ci: suiteRun.ci,
+    cancelledAt: suiteRun.cancelledAt?.toISOString() ?? null,
+    createdAt: suiteRun.createdAt.toISOString(),
+    links: { self: `/api/suite-runs/${suiteRun.id}`, runs: `/api/runs?suiteRunId=${suiteRun.id}` },
+  };
+}
+
+/** A suite run with its child runs, in the suite's order. */
+export function suiteRunView(suiteRun: SuiteRun, runs: Run[]) {
+  return { ...suiteRunSummaryView(suiteRun, statusCounts(runs)), runs: runs.map(runView) };
 }
 
 export function projectView(project: Project) {
@@ -137,6 +192,15 @@ export function pageResponse<T extends z.ZodType>(item: T) {
 
 const jsonObject = z.record(z.string(), z.unknown());
 
+const ciResponse = z
+  .object({
+    commit: z.string().optional(),
+    branch: z.string().optional(),
+    buildId: z.string().optional(),
+    url: z.string().optional(),
+  })
+  .nullable();
+
 export const runResponse = z.object({
   id: z.string(),
   projectId: z.string(),
@@ -153,6 +217,8 @@ export const runResponse = z.object({
   cancelRequestedAt: z.string().nullable(),
   deadLetteredAt: z.string().nullable(),
   retryOf: z.string().nullable(),
+  suiteRunId: z.string().nullable().describe("The suite run this run belongs to"),
+  ci: ciResponse.describe("CI metadata sent with the run or its suite run"),
   worker: z.string().nullable(),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
@@ -214,8 +280,56 @@ export const recordingResponse = z.object({
   name: z.string(),
   sourceFormat: z.string(),
   actionCount: z.number(),
+  tags: z.array(z.string()).describe("Labels suites select recordings by"),
   createdAt: z.string(),
   updatedAt: z.string(),
+});
+
+const tagQueryResponse = z
+  .object({
+    all: z.array(z.string()).optional(),
+    any: z.array(z.string()).optional(),
+    none: z.array(z.string()).optional(),
+  })
+  .nullable();
+
+export const suiteResponse = z.object({
+  id: z.string(),
+  name: z.string(),
+  recordingIds: z.array(z.string()).describe("Recordings run in this order (ids that no longer exist are skipped)"),
+  tagQuery: tagQueryResponse.describe("Recordings whose tags match are run too, after the explicit ones, by name"),
+  defaults: z
+    .object({ priority: z.number().optional(), timeoutMs: z.number().optional(), options: jsonObject.optional() })
+    .describe("Given to each run of a suite run unless the suite run overrides it"),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  links: z.object({ self: z.string(), runs: z.string() }),
+});
+
+export const suiteRunSummaryResponse = z.object({
+  id: z.string(),
+  suiteId: z.string().nullable().describe("Null once the suite was deleted"),
+  suiteName: z.string(),
+  status: z
+    .enum(["queued", "running", "passed", "failed", "cancelled"])
+    .describe("From the children: failed if any failed or errored once all finished"),
+  total: z.number(),
+  counts: z.object({
+    queued: z.number(),
+    running: z.number(),
+    passed: z.number(),
+    failed: z.number(),
+    errored: z.number(),
+    cancelled: z.number(),
+  }),
+  ci: ciResponse,
+  cancelledAt: z.string().nullable(),
+  createdAt: z.string(),
+  links: z.object({ self: z.string(), runs: z.string() }),
+});
+
+export const suiteRunResponse = suiteRunSummaryResponse.extend({
+  runs: z.array(runResponse).describe("The child runs, in the suite's order"),
 });
 
 /** A 204 reply: no body. */

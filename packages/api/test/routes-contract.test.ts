@@ -168,7 +168,7 @@ describe("response schemas", () => {
     });
     expect(recording.statusCode).toBe(201);
     expect(Object.keys(recording.json()).sort()).toEqual(
-      ["actionCount", "createdAt", "id", "name", "sourceFormat", "updatedAt", "warnings"].sort(),
+      ["actionCount", "createdAt", "id", "name", "sourceFormat", "tags", "updatedAt", "warnings"].sort(),
     );
     const detail = await t.app.inject({ method: "GET", url: `/api/recordings/${recording.json().id}`, headers });
     expect(detail.json().recording.actions.length).toBe(recording.json().actionCount);

@@ -48,6 +48,20 @@ beforeAll(async () => {
   });
   ids.apiKey = key.json().key.id;
   ids.project = owner.id;
+  const suite = await t.app.inject({
+    method: "POST",
+    url: "/api/suites",
+    headers: auth(owner.apiKey),
+    payload: { name: "owner's", recordingIds: [ids.recording] },
+  });
+  ids.suite = suite.json().id;
+  const suiteRun = await t.app.inject({
+    method: "POST",
+    url: `/api/suites/${ids.suite}/runs`,
+    headers: auth(owner.apiKey),
+    payload: {},
+  });
+  ids.suiteRun = suiteRun.json().id;
 });
 
 afterAll(async () => {
@@ -74,13 +88,17 @@ function routes(): Route[] {
 function concrete(url: string): string {
   const kind = url.startsWith("/api/runs")
     ? "run"
-    : url.startsWith("/api/recordings")
-      ? "recording"
-      : url.startsWith("/api/keys")
-        ? "apiKey"
-        : url.startsWith("/api/projects")
-          ? "project"
-          : "run";
+    : url.startsWith("/api/suite-runs")
+      ? "suiteRun"
+      : url.startsWith("/api/suites")
+        ? "suite"
+        : url.startsWith("/api/recordings")
+          ? "recording"
+          : url.startsWith("/api/keys")
+            ? "apiKey"
+            : url.startsWith("/api/projects")
+              ? "project"
+              : "run";
   return url.replace(":id", ids[kind] ?? "x").replace("*", "1/action-1-failure.png");
 }
 

@@ -101,6 +101,7 @@ export const API_ERROR_STATUS = {
   idempotency_key_reused: 422,
   payload_too_large: 413,
   blocked_by_policy: 422,
+  suite_empty: 422,
   unsupported_media_type: 415,
   rate_limited: 429,
   queue_full: 429,

@@ -10,6 +10,8 @@ export const ID_PREFIXES = {
   recording: "rec",
   run: "run",
   event: "evt",
+  suite: "ste",
+  suiteRun: "srn",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -7,4 +7,5 @@ export * from "./queries/recordings.ts";
 export * from "./queries/recovery.ts";
 export * from "./queries/runs.ts";
 export * from "./queries/stats.ts";
+export * from "./queries/suites.ts";
 export * from "./schema.ts";

@@ -29,6 +29,28 @@ export interface ProjectLimitsRow {
   maxRecordingBytes?: number;
 }
 
+/** Which recordings a suite takes by tag: all of `all`, at least one of `any`, none of `none`. */
+export interface TagQueryRow {
+  all?: string[];
+  any?: string[];
+  none?: string[];
+}
+
+/** Where a run or suite run came from in CI (all optional, free text). */
+export interface CiMetadataRow {
+  commit?: string;
+  branch?: string;
+  buildId?: string;
+  url?: string;
+}
+
+/** What a suite gives each of its runs unless the suite run overrides it. */
+export interface SuiteDefaultsRow {
+  priority?: number;
+  timeoutMs?: number;
+  options?: RunOptionsInput;
+}
+
 /** What an action result stores of the requests the egress policy blocked. */
 export interface BlockedRequestsRow {
   count: number;
@@ -107,12 +129,72 @@ export const recordings = pgTable(
     /** The format it was submitted in: "conveyor" or "saveaction". */
     sourceFormat: text("source_format").notNull().default("conveyor"),
     actionCount: integer("action_count").notNull(),
+    /** Labels that suites select recordings by (`tagQuery`); lower case, unique, sorted. */
+    tags: text("tags").array().notNull().default(sql`'{}'::text[]`),
     ...timestamps,
   },
   (t) => [
     // Lists are per project, newest first, paginated by (created_at, id). NULLS FIRST matches
     // what `order by … desc` means, so the planner reads the index in order instead of sorting.
     index("recordings_project_created_idx").on(t.projectId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
+    // A suite's tagQuery: array containment and overlap (`@>`, `&&`).
+    index("recordings_tags_idx").using("gin", t.tags),
+  ],
+);
+
+/**
+ * A named group of recordings run together: explicit `recordingIds` (in that order) and/or every
+ * recording whose tags match `tagQuery`, resolved when a suite run starts.
+ */
+export const suites = pgTable(
+  "suites",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    recordingIds: text("recording_ids").array().notNull().default(sql`'{}'::text[]`),
+    tagQuery: jsonb("tag_query").$type<TagQueryRow>(),
+    defaults: jsonb("defaults").$type<SuiteDefaultsRow>().notNull().default({}),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex("suites_project_name_idx").on(t.projectId, t.name),
+    index("suites_project_created_idx").on(t.projectId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
+  ],
+);
+
+/**
+ * One execution of a suite: the membership as it was when it started (its child runs carry
+ * `suite_run_id`); its status is derived from the children's.
+ */
+export const suiteRuns = pgTable(
+  "suite_runs",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    /** Null once the suite is deleted; the suite run and its runs stay. */
+    suiteId: text("suite_id").references(() => suites.id, { onDelete: "set null" }),
+    suiteName: text("suite_name").notNull(),
+    ci: jsonb("ci").$type<CiMetadataRow>(),
+    /** The child runs, in the suite's order (explicit recordings first, then tag matches by name). */
+    runIds: text("run_ids").array().notNull(),
+    total: integer("total").notNull(),
+    /** Set when a user cancelled the suite run (its unfinished children are cancelled with it). */
+    cancelledAt: timestamp("cancelled_at", { withTimezone: true, mode: "date" }),
+    idempotencyKey: text("idempotency_key"),
+    requestHash: text("request_hash"),
+    ...timestamps,
+  },
+  (t) => [
+    index("suite_runs_project_created_idx").on(t.projectId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
+    index("suite_runs_suite_idx").on(t.suiteId).where(sql`${t.suiteId} is not null`),
+    uniqueIndex("suite_runs_project_idempotency_idx")
+      .on(t.projectId, t.idempotencyKey)
+      .where(sql`${t.idempotencyKey} is not null`),
   ],
 );
 
@@ -172,6 +254,10 @@ export const runs = pgTable(
     artifacts: jsonb("artifacts").$type<{ video?: string; trace?: string }>().notNull().default({}),
     /** 0-based index of the action that failed the run. */
     failedActionIndex: integer("failed_action_index"),
+    /** The suite run this run is a child of. */
+    suiteRunId: text("suite_run_id").references(() => suiteRuns.id, { onDelete: "set null" }),
+    /** CI metadata sent with the run (or its suite run). */
+    ci: jsonb("ci").$type<CiMetadataRow>(),
     ...timestamps,
   },
   (t) => [
@@ -195,6 +281,8 @@ export const runs = pgTable(
     uniqueIndex("runs_project_idempotency_idx")
       .on(t.projectId, t.idempotencyKey)
       .where(sql`${t.idempotencyKey} is not null`),
+    // A suite run's children.
+    index("runs_suite_run_idx").on(t.suiteRunId).where(sql`${t.suiteRunId} is not null`),
   ],
 );
 
@@ -266,6 +354,8 @@ export type ApiKey = typeof apiKeys.$inferSelect;
 export type RecordingRow = typeof recordings.$inferSelect;
 export type NewRecordingRow = typeof recordings.$inferInsert;
 export type Run = typeof runs.$inferSelect;
+export type Suite = typeof suites.$inferSelect;
+export type SuiteRun = typeof suiteRuns.$inferSelect;
 export type NewRun = typeof runs.$inferInsert;
 export type RunAction = typeof runActions.$inferSelect;
 export type NewRunAction = typeof runActions.$inferInsert;

@@ -28,6 +28,51 @@ export function isWellFormed(kind: IdKind, id: string): boolean {
   return isId(kind, id);
 }
 
-export function notFound(kind: "run" | "recording", id: string): ApiError {
+/** CI metadata a run or suite run carries (all optional, shown and filtered on, never fetched). */
+export const ciMetadataInput = z
+  .strictObject({
+    commit: z.string().min(1).max(200).optional(),
+    branch: z.string().min(1).max(255).optional(),
+    buildId: z.string().min(1).max(200).optional(),
+    url: z
+      .url({ protocol: /^https?$/, message: "an http(s) URL" })
+      .max(2048)
+      .optional(),
+  })
+  .describe("Where the run comes from in CI: { commit, branch, buildId, url }");
+
+/** Query parameters that filter runs or suite runs by their CI metadata (exact match each). */
+export const ciQuery = {
+  ciCommit: z.string().min(1).max(200).optional(),
+  ciBranch: z.string().min(1).max(255).optional(),
+  ciBuildId: z.string().min(1).max(200).optional(),
+};
+
+/** The CI filter of a query that has {@link ciQuery}'s fields; undefined when none is given. */
+export function ciFilter(query: { ciCommit?: string; ciBranch?: string; ciBuildId?: string }) {
+  const ci = {
+    ...(query.ciCommit === undefined ? {} : { commit: query.ciCommit }),
+    ...(query.ciBranch === undefined ? {} : { branch: query.ciBranch }),
+    ...(query.ciBuildId === undefined ? {} : { buildId: query.ciBuildId }),
+  };
+  return Object.keys(ci).length > 0 ? ci : undefined;
+}
+
+/** A recording tag: letters, digits and `._:-`, compared in lower case. */
+export const tagInput = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/,
+    "a tag is 1-64 letters, digits and . _ : - (starting with a letter or digit)",
+  )
+  .transform((tag) => tag.toLowerCase());
+
+/** A list of tags, stored lower case, without duplicates, sorted. */
+export const tagsInput = z
+  .array(tagInput)
+  .max(32)
+  .transform((tags) => [...new Set(tags)].sort());
+
+export function notFound(kind: "run" | "recording" | "suite" | "suite run", id: string): ApiError {
   return new ApiError("not_found", `No ${kind} ${id} in this project`);
 }

@@ -3,9 +3,13 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { errorResponses, pageResponse, recordingResponse, recordingView } from "../views.ts";
-import { paginationQuery, parseCursor } from "./common.ts";
+import { paginationQuery, parseCursor, tagInput } from "./common.ts";
 
-export const listRecordingsQuery = z.object(paginationQuery);
+export const listRecordingsQuery = z.object({
+  ...paginationQuery,
+  /** Only recordings with this tag. */
+  tag: tagInput.optional(),
+});
 
 export function registerListRecordings(app: FastifyInstance, deps: { db: DbHandle }): void {
   app.withTypeProvider<ZodTypeProvider>().get(
@@ -22,6 +26,7 @@ export function registerListRecordings(app: FastifyInstance, deps: { db: DbHandl
     async (request) => {
       const page = await listRecordings(deps.db.db, request.projectId, {
         limit: request.query.limit,
+        ...(request.query.tag === undefined ? {} : { tag: request.query.tag }),
         cursor: parseCursor(request.query.cursor),
       });
       return { items: page.items.map(recordingView), nextCursor: page.nextCursor };

@@ -28,7 +28,7 @@ import type { RunQueue } from "../queue.ts";
 import { importRecordingInput, recordingInputSchema } from "../recording-input.ts";
 import type { Secrets } from "../secrets.ts";
 import { errorResponses, runResponse, runView, serializeRunReply } from "../views.ts";
-import { isWellFormed } from "./common.ts";
+import { ciMetadataInput, isWellFormed } from "./common.ts";
 
 export const createRunBody = z
   .strictObject({
@@ -49,6 +49,8 @@ export const createRunBody = z
         z.string().max(65_536),
       )
       .default({}),
+    /** Where the run comes from in CI; runs can be filtered by it. */
+    ci: ciMetadataInput.optional(),
   })
   .superRefine((body, ctx) => {
     if ((body.recordingId === undefined) === (body.recording === undefined)) {
@@ -150,6 +152,7 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
           maxAttempts: deps.defaults.maxAttempts,
           variables,
           options: body.options ?? {},
+          ...(body.ci ? { ci: body.ci } : {}),
           ...(idempotencyKey ? { idempotencyKey, requestHash } : {}),
           ...(limits.maxQueuedRuns > 0 ? { maxQueuedRuns: limits.maxQueuedRuns } : {}),
         })

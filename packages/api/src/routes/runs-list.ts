@@ -4,7 +4,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { errorResponses, pageResponse, runResponse, runView } from "../views.ts";
-import { paginationQuery, parseCursor } from "./common.ts";
+import { ciFilter, ciQuery, paginationQuery, parseCursor } from "./common.ts";
 
 export const listRunsQuery = z.object({
   ...paginationQuery,
@@ -23,6 +23,9 @@ export const listRunsQuery = z.object({
       }
       return statuses as (typeof RUN_STATUSES)[number][];
     }),
+  /** Only the runs of this suite run. */
+  suiteRunId: z.string().min(1).max(64).optional(),
+  ...ciQuery,
 });
 
 export function registerListRuns(app: FastifyInstance, deps: { db: DbHandle }): void {
@@ -38,9 +41,12 @@ export function registerListRuns(app: FastifyInstance, deps: { db: DbHandle }): 
       },
     },
     async (request) => {
+      const ci = ciFilter(request.query);
       const page = await listRuns(deps.db.db, request.projectId, {
         limit: request.query.limit,
         ...(request.query.status ? { status: request.query.status } : {}),
+        ...(request.query.suiteRunId === undefined ? {} : { suiteRunId: request.query.suiteRunId }),
+        ...(ci ? { ci } : {}),
         cursor: parseCursor(request.query.cursor),
       });
       return { items: page.items.map(runView), nextCursor: page.nextCursor };

@@ -3,7 +3,7 @@
  * so no route can forget it.
  */
 import { newId, type RecordingInput } from "@conveyor/core";
-import { and, desc, eq } from "drizzle-orm";
+import { and, arrayContains, desc, eq } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { type RecordingRow, recordings } from "../schema.ts";
 import { beforeCursor, type Page, toPage } from "./pagination.ts";
@@ -34,7 +34,7 @@ export async function getRecording(db: Db, projectId: string, id: string): Promi
 export async function listRecordings(
   db: Db,
   projectId: string,
-  options: { limit: number; cursor?: { createdAt: Date; id: string } },
+  options: { limit: number; tag?: string; cursor?: { createdAt: Date; id: string } },
 ): Promise<Page<RecordingRow>> {
   const rows = await db
     .select()
@@ -42,12 +42,28 @@ export async function listRecordings(
     .where(
       and(
         eq(recordings.projectId, projectId),
+        options.tag === undefined ? undefined : arrayContains(recordings.tags, [options.tag]),
         options.cursor ? beforeCursor(recordings.createdAt, recordings.id, options.cursor) : undefined,
       ),
     )
     .orderBy(desc(recordings.createdAt), desc(recordings.id))
     .limit(options.limit + 1);
   return toPage(rows, options.limit);
+}
+
+/** Renames a recording or replaces its tags; null when it does not exist. */
+export async function updateRecording(
+  db: Db,
+  projectId: string,
+  id: string,
+  patch: { name?: string; tags?: string[] },
+): Promise<RecordingRow | null> {
+  const [row] = await db
+    .update(recordings)
+    .set({ ...patch, updatedAt: new Date() })
+    .where(and(eq(recordings.projectId, projectId), eq(recordings.id, id)))
+    .returning();
+  return row ?? null;
 }
 
 /** Deletes a recording; runs made from it keep their own snapshot. True when it existed. */

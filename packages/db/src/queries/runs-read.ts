@@ -6,7 +6,7 @@
 import type { RunStatus } from "@conveyor/core";
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
-import { type Run, type RunAction, type RunEvent, runActions, runEvents, runs } from "../schema.ts";
+import { type CiMetadataRow, type Run, type RunAction, type RunEvent, runActions, runEvents, runs } from "../schema.ts";
 import { beforeCursor, type Page, toPage } from "./pagination.ts";
 import type { Executor } from "./runs-transition.ts";
 
@@ -22,7 +22,15 @@ export async function getRun(db: Executor, projectId: string, runId: string): Pr
 export async function listRuns(
   db: Db,
   projectId: string,
-  options: { limit: number; status?: RunStatus[]; cursor?: { createdAt: Date; id: string } },
+  options: {
+    limit: number;
+    status?: RunStatus[];
+    /** Only the children of this suite run. */
+    suiteRunId?: string;
+    /** Only runs whose CI metadata has each of these values. */
+    ci?: CiMetadataRow;
+    cursor?: { createdAt: Date; id: string };
+  },
 ): Promise<Page<Run>> {
   const rows = await db
     .select()
@@ -31,6 +39,10 @@ export async function listRuns(
       and(
         eq(runs.projectId, projectId),
         options.status?.length ? inArray(runs.status, options.status) : undefined,
+        options.suiteRunId === undefined ? undefined : eq(runs.suiteRunId, options.suiteRunId),
+        options.ci && Object.keys(options.ci).length > 0
+          ? sql`${runs.ci} @> ${JSON.stringify(options.ci)}::jsonb`
+          : undefined,
         options.cursor ? beforeCursor(runs.createdAt, runs.id, options.cursor) : undefined,
       ),
     )

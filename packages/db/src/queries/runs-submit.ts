@@ -6,7 +6,7 @@
 import { newId, type RecordingInput, type RunOptionsInput } from "@conveyor/core";
 import { and, eq, sql } from "drizzle-orm";
 import { type Db, queryPrepared } from "../client.ts";
-import { type Run, runs } from "../schema.ts";
+import { type CiMetadataRow, type Run, runs } from "../schema.ts";
 import { getRun } from "./runs-read.ts";
 import { appendRunEvent, transitionRun } from "./runs-transition.ts";
 
@@ -22,6 +22,8 @@ export interface CreateRunInput {
   variables: Record<string, string>;
   idempotencyKey?: string;
   requestHash?: string;
+  /** CI metadata (commit, branch, build, URL) the run can be filtered by. Default: none. */
+  ci?: CiMetadataRow;
   /**
    * Refuse the run when its project already has this many runs queued (QueueFullError), checked
    * under a lock on the project's counts, so concurrent requests on several API replicas can never
@@ -98,6 +100,7 @@ export async function createRuns(db: Db, requests: readonly CreateRunRequest[]):
     actions_total: input.actionsTotal,
     idempotency_key: input.idempotencyKey ?? null,
     request_hash: input.requestHash ?? null,
+    ci: input.ci ?? null,
     created_at: createdAt,
   }));
   let inserted: Record<string, unknown>[];
@@ -142,7 +145,7 @@ const CREATE_RUNS_SQL = `
     select * from jsonb_to_recordset($1::jsonb) as x(ord integer, max_queued integer, id text, project_id text,
       recording_id text, priority integer, max_attempts integer, timeout_ms integer, action_timeout_ms integer,
       recording jsonb, variables jsonb, options jsonb, actions_total integer, idempotency_key text, request_hash text,
-      created_at timestamptz)
+      ci jsonb, created_at timestamptz)
   ), counts as (
     select project_id, queued from project_run_counts
     where project_id in (select project_id from input)
@@ -156,9 +159,9 @@ const CREATE_RUNS_SQL = `
     where coalesce(c.queued, 0) + i.position <= i.max_queued
   ), inserted as (
     insert into runs (id, project_id, recording_id, status, priority, max_attempts, timeout_ms, action_timeout_ms,
-      recording, variables, options, actions_total, idempotency_key, request_hash, created_at, updated_at)
+      recording, variables, options, actions_total, idempotency_key, request_hash, ci, created_at, updated_at)
     select id, project_id, recording_id, 'queued', priority, max_attempts, timeout_ms, action_timeout_ms,
-      recording, variables, options, actions_total, idempotency_key, request_hash, created_at, created_at
+      recording, variables, options, actions_total, idempotency_key, request_hash, nullif(ci, 'null'::jsonb), created_at, created_at
     from admitted
     on conflict (project_id, idempotency_key) where idempotency_key is not null do nothing
     returning id, project_id, priority, created_at
@@ -206,6 +209,8 @@ function newRunAsStored({ projectId, input }: CreateRunRequest, id: string, crea
     errorMessage: null,
     artifacts: {},
     failedActionIndex: null,
+    suiteRunId: null,
+    ci: input.ci ?? null,
     createdAt,
     updatedAt: createdAt,
   };

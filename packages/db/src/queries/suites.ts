@@ -1,0 +1,471 @@
+/**
+ * Suites and suite runs. A suite names recordings (explicit ids and/or a tag query); a suite run
+ * snapshots that membership and is the parent of one queued run per recording, created together in
+ * one transaction under the project's queue limit. Its status is derived from its children's.
+ *
+ * Every function takes `projectId` and filters by it: tenant isolation lives here.
+ */
+import { newId, type RunStatus } from "@conveyor/core";
+import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
+import type { Db } from "../client.ts";
+import {
+  type CiMetadataRow,
+  projectRunCounts,
+  type RecordingRow,
+  type Run,
+  recordings,
+  runEvents,
+  runs,
+  type Suite,
+  type SuiteDefaultsRow,
+  type SuiteRun,
+  suiteRuns,
+  suites,
+  type TagQueryRow,
+} from "../schema.ts";
+import { beforeCursor, type Page, toPage } from "./pagination.ts";
+import { QueueFullError } from "./runs-submit.ts";
+import { type Executor, transitionRun } from "./runs-transition.ts";
+
+/** The fields of a suite a user sets. */
+export interface SuiteInput {
+  name: string;
+  recordingIds: string[];
+  tagQuery: TagQueryRow | null;
+  defaults: SuiteDefaultsRow;
+}
+
+/** A suite with this name already exists in the project. */
+export class SuiteNameTakenError extends Error {
+  constructor(name: string) {
+    super(`A suite named "${name}" already exists in this project`);
+    this.name = "SuiteNameTakenError";
+  }
+}
+
+function isUniqueViolation(error: unknown, constraint: string): boolean {
+  const e = error as { code?: string; constraint_name?: string; cause?: { code?: string; constraint_name?: string } };
+  const pg = e.code ? e : e.cause;
+  return pg?.code === "23505" && pg.constraint_name === constraint;
+}
+
+export async function insertSuite(db: Db, projectId: string, input: SuiteInput): Promise<Suite> {
+  const now = new Date();
+  try {
+    const [row] = await db
+      .insert(suites)
+      .values({ id: newId("suite", now.getTime()), projectId, ...input, createdAt: now, updatedAt: now })
+      .returning();
+    if (!row) throw new Error("insert into suites returned no row");
+    return row;
+  } catch (error) {
+    if (isUniqueViolation(error, "suites_project_name_idx")) throw new SuiteNameTakenError(input.name);
+    throw error;
+  }
+}
+
+export async function getSuite(db: Executor, projectId: string, id: string): Promise<Suite | null> {
+  const [row] = await db
+    .select()
+    .from(suites)
+    .where(and(eq(suites.projectId, projectId), eq(suites.id, id)))
+    .limit(1);
+  return row ?? null;
+}
+
+export async function listSuites(
+  db: Db,
+  projectId: string,
+  options: { limit: number; cursor?: { createdAt: Date; id: string } },
+): Promise<Page<Suite>> {
+  const rows = await db
+    .select()
+    .from(suites)
+    .where(
+      and(
+        eq(suites.projectId, projectId),
+        options.cursor ? beforeCursor(suites.createdAt, suites.id, options.cursor) : undefined,
+      ),
+    )
+    .orderBy(desc(suites.createdAt), desc(suites.id))
+    .limit(options.limit + 1);
+  return toPage(rows, options.limit);
+}
+
+/** Changes the given fields; null when the suite does not exist. */
+export async function updateSuite(
+  db: Db,
+  projectId: string,
+  id: string,
+  patch: Partial<SuiteInput>,
+): Promise<Suite | null> {
+  try {
+    const [row] = await db
+      .update(suites)
+      .set({ ...patch, updatedAt: new Date() })
+      .where(and(eq(suites.projectId, projectId), eq(suites.id, id)))
+      .returning();
+    return row ?? null;
+  } catch (error) {
+    if (patch.name !== undefined && isUniqueViolation(error, "suites_project_name_idx")) {
+      throw new SuiteNameTakenError(patch.name);
+    }
+    throw error;
+  }
+}
+
+/** Deletes a suite; its suite runs and their runs stay (their `suiteId` becomes null). */
+export async function deleteSuite(db: Db, projectId: string, id: string): Promise<boolean> {
+  const deleted = await db
+    .delete(suites)
+    .where(and(eq(suites.projectId, projectId), eq(suites.id, id)))
+    .returning({ id: suites.id });
+  return deleted.length > 0;
+}
+
+/** Which of `ids` are recordings of this project. */
+export async function existingRecordingIds(db: Db, projectId: string, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .select({ id: recordings.id })
+    .from(recordings)
+    .where(and(eq(recordings.projectId, projectId), inArray(recordings.id, [...ids])));
+  return new Set(rows.map((r) => r.id));
+}
+
+/** The condition a tag query puts on `recordings.tags`; undefined when it has no terms. */
+function tagCondition(query: TagQueryRow): SQL | undefined {
+  const terms: SQL[] = [];
+  if (query.all?.length) terms.push(sql`${recordings.tags} @> ${sql.param(query.all)}::text[]`);
+  if (query.any?.length) terms.push(sql`${recordings.tags} && ${sql.param(query.any)}::text[]`);
+  if (query.none?.length) terms.push(sql`not (${recordings.tags} && ${sql.param(query.none)}::text[])`);
+  return terms.length ? and(...terms) : undefined;
+}
+
+/**
+ * The recordings a suite runs now, in its order: its explicit `recordingIds` that still exist (in
+ * the order given), then every other recording its `tagQuery` matches, by name then id.
+ */
+export async function resolveSuiteMembers(db: Executor, projectId: string, suite: Suite): Promise<RecordingRow[]> {
+  const explicit = suite.recordingIds.length
+    ? await db
+        .select()
+        .from(recordings)
+        .where(and(eq(recordings.projectId, projectId), inArray(recordings.id, suite.recordingIds)))
+    : [];
+  const byId = new Map(explicit.map((r) => [r.id, r]));
+  const members = suite.recordingIds.flatMap((id) => {
+    const row = byId.get(id);
+    return row ? [row] : [];
+  });
+  const condition = suite.tagQuery ? tagCondition(suite.tagQuery) : undefined;
+  if (condition) {
+    const tagged = await db
+      .select()
+      .from(recordings)
+      .where(and(eq(recordings.projectId, projectId), condition))
+      .orderBy(asc(recordings.name), asc(recordings.id));
+    for (const row of tagged) if (!byId.has(row.id)) members.push(row);
+  }
+  return members;
+}
+
+/** One child run of a suite run, as the API prepared it. */
+export interface SuiteChildInput {
+  recordingId: string;
+  recording: RecordingRow["recording"];
+  actionsTotal: number;
+  priority: number;
+  timeoutMs: number;
+  actionTimeoutMs: number;
+  maxAttempts: number;
+  options: Run["options"];
+}
+
+export interface CreateSuiteRunInput {
+  suite: Suite;
+  children: SuiteChildInput[];
+  ci?: CiMetadataRow;
+  idempotencyKey?: string;
+  requestHash?: string;
+  /** Refuse (QueueFullError) when the project's queued runs plus the children would exceed it. */
+  maxQueuedRuns?: number;
+}
+
+/** A suite run with its child runs in the suite's order. */
+export interface SuiteRunWithRuns {
+  suiteRun: SuiteRun;
+  runs: Run[];
+}
+
+/**
+ * Creates a suite run and its children (queued, each with its `queued` event) in one transaction:
+ * all or nothing, checked against the project's queue limit under the lock of its counts row (as
+ * `POST /api/runs` is). With an Idempotency-Key this project already used for a suite run, returns
+ * that one and `created: false` instead.
+ */
+export async function createSuiteRun(
+  db: Db,
+  projectId: string,
+  input: CreateSuiteRunInput,
+): Promise<SuiteRunWithRuns & { created: boolean }> {
+  return db.transaction(async (tx) => {
+    if (input.idempotencyKey !== undefined) {
+      const existing = await findSuiteRunByKey(tx, projectId, input.idempotencyKey);
+      if (existing) return { ...existing, created: false };
+    }
+    const [counts] = await tx
+      .select({ queued: projectRunCounts.queued })
+      .from(projectRunCounts)
+      .where(eq(projectRunCounts.projectId, projectId))
+      .for("update");
+    if (input.maxQueuedRuns !== undefined && (counts?.queued ?? 0) + input.children.length > input.maxQueuedRuns) {
+      throw new QueueFullError(input.maxQueuedRuns);
+    }
+    const now = new Date();
+    const suiteRunId = newId("suiteRun", now.getTime());
+    const runIds = input.children.map(() => newId("run", now.getTime()));
+    const inserted = await tx
+      .insert(suiteRuns)
+      .values({
+        id: suiteRunId,
+        projectId,
+        suiteId: input.suite.id,
+        suiteName: input.suite.name,
+        ci: input.ci ?? null,
+        runIds,
+        total: runIds.length,
+        idempotencyKey: input.idempotencyKey ?? null,
+        requestHash: input.requestHash ?? null,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (inserted.length === 0 && input.idempotencyKey !== undefined) {
+      // A concurrent request with the same key committed first.
+      const existing = await findSuiteRunByKey(tx, projectId, input.idempotencyKey);
+      if (existing) return { ...existing, created: false };
+    }
+    const suiteRun = inserted[0];
+    if (!suiteRun) throw new Error("insert into suite_runs returned no row");
+    const children = await tx
+      .insert(runs)
+      .values(
+        input.children.map((child, i) => ({
+          id: runIds[i] as string,
+          projectId,
+          recordingId: child.recordingId,
+          status: "queued" as const,
+          priority: child.priority,
+          maxAttempts: child.maxAttempts,
+          timeoutMs: child.timeoutMs,
+          actionTimeoutMs: child.actionTimeoutMs,
+          recording: child.recording,
+          options: child.options,
+          actionsTotal: child.actionsTotal,
+          suiteRunId,
+          ci: input.ci ?? null,
+          createdAt: now,
+          updatedAt: now,
+        })),
+      )
+      .returning();
+    await tx.insert(runEvents).values(
+      children.map((run) => ({
+        runId: run.id,
+        projectId,
+        type: "queued" as const,
+        data: { priority: run.priority, suiteRunId },
+        createdAt: now,
+      })),
+    );
+    return { suiteRun, runs: inOrder(children, runIds), created: true };
+  });
+}
+
+function inOrder(children: Run[], runIds: readonly string[]): Run[] {
+  const byId = new Map(children.map((r) => [r.id, r]));
+  return runIds.flatMap((id) => {
+    const run = byId.get(id);
+    return run ? [run] : [];
+  });
+}
+
+async function findSuiteRunByKey(db: Executor, projectId: string, key: string): Promise<SuiteRunWithRuns | null> {
+  const [suiteRun] = await db
+    .select()
+    .from(suiteRuns)
+    .where(and(eq(suiteRuns.projectId, projectId), eq(suiteRuns.idempotencyKey, key)))
+    .limit(1);
+  if (!suiteRun) return null;
+  return { suiteRun, runs: await childrenOf(db, projectId, suiteRun) };
+}
+
+async function childrenOf(db: Executor, projectId: string, suiteRun: SuiteRun): Promise<Run[]> {
+  const children = await db
+    .select()
+    .from(runs)
+    .where(and(eq(runs.projectId, projectId), eq(runs.suiteRunId, suiteRun.id)));
+  return inOrder(children, suiteRun.runIds);
+}
+
+export async function getSuiteRun(db: Executor, projectId: string, id: string): Promise<SuiteRunWithRuns | null> {
+  const [suiteRun] = await db
+    .select()
+    .from(suiteRuns)
+    .where(and(eq(suiteRuns.projectId, projectId), eq(suiteRuns.id, id)))
+    .limit(1);
+  if (!suiteRun) return null;
+  return { suiteRun, runs: await childrenOf(db, projectId, suiteRun) };
+}
+
+/** How many of a suite run's children are in each status. */
+export type StatusCounts = Partial<Record<RunStatus, number>>;
+
+/**
+ * Suite runs of a project, newest first, each with its children's counts by status; filtered by
+ * suite and CI metadata (exact match on each field given).
+ */
+export async function listSuiteRuns(
+  db: Db,
+  projectId: string,
+  options: {
+    limit: number;
+    suiteId?: string;
+    ci?: CiMetadataRow;
+    cursor?: { createdAt: Date; id: string };
+  },
+): Promise<Page<{ suiteRun: SuiteRun; counts: StatusCounts }>> {
+  const rows = await db
+    .select()
+    .from(suiteRuns)
+    .where(
+      and(
+        eq(suiteRuns.projectId, projectId),
+        options.suiteId ? eq(suiteRuns.suiteId, options.suiteId) : undefined,
+        ciCondition(suiteRuns.ci, options.ci),
+        options.cursor ? beforeCursor(suiteRuns.createdAt, suiteRuns.id, options.cursor) : undefined,
+      ),
+    )
+    .orderBy(desc(suiteRuns.createdAt), desc(suiteRuns.id))
+    .limit(options.limit + 1);
+  const page = toPage(rows, options.limit);
+  const counts = await countsBySuiteRun(
+    db,
+    projectId,
+    page.items.map((r) => r.id),
+  );
+  return {
+    items: page.items.map((suiteRun) => ({ suiteRun, counts: counts.get(suiteRun.id) ?? {} })),
+    nextCursor: page.nextCursor,
+  };
+}
+
+/** `ci @> {…}` for the fields given: runs or suite runs whose CI metadata has those values. */
+export function ciCondition(
+  column: typeof runs.ci | typeof suiteRuns.ci,
+  ci: CiMetadataRow | undefined,
+): SQL | undefined {
+  if (!ci || Object.keys(ci).length === 0) return undefined;
+  return sql`${column} @> ${JSON.stringify(ci)}::jsonb`;
+}
+
+async function countsBySuiteRun(db: Db, projectId: string, ids: string[]): Promise<Map<string, StatusCounts>> {
+  const result = new Map<string, StatusCounts>();
+  if (ids.length === 0) return result;
+  const rows = await db
+    .select({ suiteRunId: runs.suiteRunId, status: runs.status, n: sql<number>`count(*)::int` })
+    .from(runs)
+    .where(and(eq(runs.projectId, projectId), inArray(runs.suiteRunId, ids)))
+    .groupBy(runs.suiteRunId, runs.status);
+  for (const row of rows) {
+    if (!row.suiteRunId) continue;
+    const counts = result.get(row.suiteRunId) ?? {};
+    counts[row.status] = row.n;
+    result.set(row.suiteRunId, counts);
+  }
+  return result;
+}
+
+/** A suite run's aggregate status. */
+export type SuiteRunStatus = "queued" | "running" | "passed" | "failed" | "cancelled";
+
+/**
+ * A suite run's status from its children's: `queued` while none has started; `running` while any
+ * is unfinished; once all are finished, `failed` if any failed or errored, else `cancelled` if
+ * any was cancelled, else `passed`. A cancelled suite run whose children are all finished is
+ * `cancelled` unless one of them had already failed.
+ */
+export function suiteRunStatus(counts: StatusCounts): SuiteRunStatus {
+  const n = (status: RunStatus) => counts[status] ?? 0;
+  const finished = n("passed") + n("failed") + n("errored") + n("cancelled");
+  if (n("running") > 0 || (n("queued") > 0 && finished > 0)) return "running";
+  if (n("queued") > 0) return "queued";
+  if (n("failed") + n("errored") > 0) return "failed";
+  if (n("cancelled") > 0) return "cancelled";
+  return "passed";
+}
+
+/** Counts by status of `runs`. */
+export function statusCounts(children: readonly Run[]): StatusCounts {
+  const counts: StatusCounts = {};
+  for (const run of children) counts[run.status] = (counts[run.status] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * Cancels a suite run: marks it cancelled and cancels its queued children (as `POST
+ * /api/runs/:id/cancel` does, each with its event), in one transaction. Returns the ids of the
+ * children that were cancelled while queued and of those still running (whose workers the caller
+ * tells to stop); null when the suite run does not exist.
+ */
+export async function cancelSuiteRun(
+  db: Db,
+  projectId: string,
+  id: string,
+): Promise<{ cancelledQueued: string[]; running: string[] } | null> {
+  return db.transaction(async (tx) => {
+    const [suiteRun] = await tx
+      .update(suiteRuns)
+      .set({ cancelledAt: sql`coalesce(${suiteRuns.cancelledAt}, now())`, updatedAt: new Date() })
+      .where(and(eq(suiteRuns.projectId, projectId), eq(suiteRuns.id, id)))
+      .returning();
+    if (!suiteRun) return null;
+    const children = await tx
+      .select({ id: runs.id, status: runs.status })
+      .from(runs)
+      .where(and(eq(runs.projectId, projectId), eq(runs.suiteRunId, id), inArray(runs.status, ["queued", "running"])));
+    const cancelledQueued: string[] = [];
+    const running: string[] = [];
+    for (const child of children) {
+      if (child.status === "queued") {
+        const done = await transitionRun(tx, {
+          projectId,
+          runId: child.id,
+          from: ["queued"],
+          set: {
+            status: "cancelled",
+            finishedAt: new Date(),
+            errorKind: "cancelled",
+            errorCode: null,
+            errorMessage: "Cancelled with its suite run before it started",
+          },
+          event: { type: "cancelled", data: { while: "queued", suiteRunId: id } },
+        });
+        if (done) cancelledQueued.push(child.id);
+      } else {
+        const requested = await transitionRun(tx, {
+          projectId,
+          runId: child.id,
+          from: ["running"],
+          where: sql`${runs.cancelRequestedAt} is null`,
+          set: { cancelRequestedAt: new Date() },
+          event: { type: "cancel_requested", data: { suiteRunId: id } },
+        });
+        if (requested) running.push(child.id);
+      }
+    }
+    return { cancelledQueued, running };
+  });
+}
