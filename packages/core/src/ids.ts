@@ -12,6 +12,7 @@ export const ID_PREFIXES = {
   event: "evt",
   suite: "ste",
   suiteRun: "srn",
+  schedule: "sch",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

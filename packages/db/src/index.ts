@@ -6,6 +6,7 @@ export * from "./queries/projects.ts";
 export * from "./queries/recordings.ts";
 export * from "./queries/recovery.ts";
 export * from "./queries/runs.ts";
+export * from "./queries/schedules.ts";
 export * from "./queries/stats.ts";
 export * from "./queries/suites.ts";
 export * from "./schema.ts";

@@ -11,6 +11,7 @@ import type {
 import { sql } from "drizzle-orm";
 import {
   bigserial,
+  boolean,
   index,
   integer,
   jsonb,
@@ -50,6 +51,26 @@ export interface SuiteDefaultsRow {
   timeoutMs?: number;
   options?: RunOptionsInput;
 }
+
+/** What a schedule overrides in the runs it starts (else the suite's defaults, else the API's). */
+export interface ScheduleRunOverridesRow {
+  priority?: number;
+  timeoutMs?: number;
+  options?: RunOptionsInput;
+}
+
+/** The API's defaults for a run, as the schedule was saved with them. */
+export interface ScheduleRunDefaultsRow {
+  timeoutMs: number;
+  actionTimeoutMs: number;
+  maxAttempts: number;
+}
+
+/** What a schedule does when it fires while a run it started earlier has not finished. */
+export type OverlapPolicy = "skip" | "buffer_one" | "allow" | "cancel_previous";
+
+/** What became of one scheduled time. */
+export type FireOutcome = "started" | "skipped_overlap" | "skipped_paused" | "buffered" | "missed" | "failed";
 
 /** What an action result stores of the requests the egress policy blocked. */
 export interface BlockedRequestsRow {
@@ -198,6 +219,72 @@ export const suiteRuns = pgTable(
   ],
 );
 
+/**
+ * A recurring run of a recording or a suite. Postgres is the truth: `next_fire_at` is the next
+ * scheduled time the workers' tick acts on, every fire is a row of `schedule_fires` (unique per
+ * scheduled time), and BullMQ's job scheduler is only the clock that wakes the tick.
+ */
+export const schedules = pgTable(
+  "schedules",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    recordingId: text("recording_id").references(() => recordings.id, { onDelete: "cascade" }),
+    suiteId: text("suite_id").references(() => suites.id, { onDelete: "cascade" }),
+    cron: text("cron"),
+    timezone: text("timezone").notNull().default("UTC"),
+    everySeconds: integer("every_seconds"),
+    startAt: timestamp("start_at", { withTimezone: true, mode: "date" }),
+    endAt: timestamp("end_at", { withTimezone: true, mode: "date" }),
+    jitterSeconds: integer("jitter_seconds").notNull().default(0),
+    overlap: text("overlap").$type<OverlapPolicy>().notNull().default("skip"),
+    catchUpWindowSeconds: integer("catch_up_window_seconds").notNull().default(0),
+    runOverrides: jsonb("run_overrides").$type<ScheduleRunOverridesRow>().notNull().default({}),
+    /** The API's run defaults when the schedule was last saved (the workers that fire it do not have them). */
+    runDefaults: jsonb("run_defaults").$type<ScheduleRunDefaultsRow>().notNull(),
+    pauseAfterFailures: integer("pause_after_failures"),
+    pausedAt: timestamp("paused_at", { withTimezone: true, mode: "date" }),
+    pauseReason: text("pause_reason"),
+    /** The next scheduled time not yet acted on; null once the schedule has ended. */
+    nextFireAt: timestamp("next_fire_at", { withTimezone: true, mode: "date" }),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex("schedules_project_name_idx").on(t.projectId, t.name),
+    index("schedules_project_created_idx").on(t.projectId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
+    // The tick's query: schedules due now, across projects.
+    index("schedules_next_fire_idx").on(t.nextFireAt).where(sql`${t.nextFireAt} is not null`),
+  ],
+);
+
+/** The fire log: what became of each scheduled time of a schedule. */
+export const scheduleFires = pgTable(
+  "schedule_fires",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    scheduleId: text("schedule_id")
+      .notNull()
+      .references(() => schedules.id, { onDelete: "cascade" }),
+    projectId: text("project_id").notNull(),
+    scheduledAt: timestamp("scheduled_at", { withTimezone: true, mode: "date" }).notNull(),
+    firedAt: timestamp("fired_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    outcome: text("outcome").$type<FireOutcome>().notNull(),
+    /** True for `POST /api/schedules/:id/trigger`. */
+    manual: boolean("manual").notNull().default(false),
+    runId: text("run_id"),
+    suiteRunId: text("suite_run_id"),
+    reason: text("reason"),
+  },
+  (t) => [
+    // One row per scheduled time: duplicate clock jobs, replicas or retries cannot fire twice.
+    uniqueIndex("schedule_fires_schedule_time_idx").on(t.scheduleId, t.scheduledAt),
+    index("schedule_fires_schedule_id_idx").on(t.scheduleId, t.id.desc()),
+  ],
+);
+
 export const runs = pgTable(
   "runs",
   {
@@ -258,6 +345,8 @@ export const runs = pgTable(
     suiteRunId: text("suite_run_id").references(() => suiteRuns.id, { onDelete: "set null" }),
     /** CI metadata sent with the run (or its suite run). */
     ci: jsonb("ci").$type<CiMetadataRow>(),
+    /** The schedule that started the run (or its suite run). */
+    scheduleId: text("schedule_id").references(() => schedules.id, { onDelete: "set null" }),
     ...timestamps,
   },
   (t) => [
@@ -283,6 +372,10 @@ export const runs = pgTable(
       .where(sql`${t.idempotencyKey} is not null`),
     // A suite run's children.
     index("runs_suite_run_idx").on(t.suiteRunId).where(sql`${t.suiteRunId} is not null`),
+    // A schedule's runs, newest first (overlap and consecutive failures).
+    index("runs_schedule_created_idx")
+      .on(t.scheduleId, t.createdAt.desc().nullsFirst())
+      .where(sql`${t.scheduleId} is not null`),
   ],
 );
 
@@ -356,6 +449,8 @@ export type NewRecordingRow = typeof recordings.$inferInsert;
 export type Run = typeof runs.$inferSelect;
 export type Suite = typeof suites.$inferSelect;
 export type SuiteRun = typeof suiteRuns.$inferSelect;
+export type Schedule = typeof schedules.$inferSelect;
+export type ScheduleFire = typeof scheduleFires.$inferSelect;
 export type NewRun = typeof runs.$inferInsert;
 export type RunAction = typeof runActions.$inferSelect;
 export type NewRunAction = typeof runActions.$inferInsert;

@@ -50,6 +50,16 @@ export const workerEnvShape = {
    */
   RECONCILE_GRACE_MS: envInteger(10_000, 1000, 3_600_000),
   /**
+   * How often the schedules' tick runs, ms: a BullMQ job scheduler wakes one worker that acts on
+   * every schedule due (docs/schedules.md); 0: this worker takes no part. Default 1000.
+   */
+  SCHEDULE_TICK_MS: envInteger(1000, 0, 60_000),
+  /**
+   * How late a scheduled time may be acted on, beyond its schedule's catchUpWindowSeconds, and
+   * still start its run, ms; later it is logged `missed`. Default 15000.
+   */
+  SCHEDULE_TOLERANCE_MS: envInteger(15_000, 1000, 3_600_000),
+  /**
    * Runs of one project executing at once across the whole fleet (a project's own
    * `limits.maxConcurrentRuns` overrides); a run over it is handed back to the queue without
    * using an attempt, and the slot goes to another project. 0: no limit. Default 0.

@@ -5,5 +5,6 @@ export * from "./metrics.ts";
 export * from "./processor.ts";
 export * from "./reconciler.ts";
 export * from "./run-worker.ts";
+export * from "./scheduler.ts";
 export * from "./service.ts";
 export * from "./stats.ts";

@@ -17,6 +17,7 @@ import { Heartbeat } from "./heartbeat.ts";
 import { startMetricsServer, WorkerMetrics } from "./metrics.ts";
 import { Reconciler } from "./reconciler.ts";
 import { RunWorker } from "./run-worker.ts";
+import { Scheduler } from "./scheduler.ts";
 import { combineObservers, type RunObserver, WorkerStats } from "./stats.ts";
 
 export interface WorkerService {
@@ -111,6 +112,16 @@ export async function startWorker(
     retentionDays: env.ARTIFACT_RETENTION_DAYS,
   });
   sweeper.start();
+  const scheduler = new Scheduler({
+    db: deps.db,
+    connection: deps.redis,
+    prefix: env.QUEUE_PREFIX,
+    logger: deps.logger,
+    tickMs: env.SCHEDULE_TICK_MS,
+    toleranceMs: env.SCHEDULE_TOLERANCE_MS,
+    backoffMs: env.RETRY_BACKOFF_MS,
+  });
+  await scheduler.start();
   await runWorker.worker.waitUntilReady();
   const metricsServer =
     metrics && env.WORKER_METRICS_PORT !== undefined
@@ -144,6 +155,7 @@ export async function startWorker(
     close: async () => {
       await reconciler.stop();
       await sweeper.stop();
+      await scheduler.stop();
       await runWorker.drain(env.SHUTDOWN_TIMEOUT_MS);
       await pool.close();
       await egress.close();

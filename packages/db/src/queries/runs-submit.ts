@@ -211,6 +211,7 @@ function newRunAsStored({ projectId, input }: CreateRunRequest, id: string, crea
     failedActionIndex: null,
     suiteRunId: null,
     ci: input.ci ?? null,
+    scheduleId: null,
     createdAt,
     updatedAt: createdAt,
   };

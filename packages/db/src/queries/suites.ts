@@ -25,7 +25,7 @@ import {
 } from "../schema.ts";
 import { beforeCursor, type Page, toPage } from "./pagination.ts";
 import { QueueFullError } from "./runs-submit.ts";
-import { type Executor, transitionRun } from "./runs-transition.ts";
+import { type Executor, type Tx, transitionRun } from "./runs-transition.ts";
 
 /** The fields of a suite a user sets. */
 export interface SuiteInput {
@@ -209,7 +209,16 @@ export async function createSuiteRun(
   projectId: string,
   input: CreateSuiteRunInput,
 ): Promise<SuiteRunWithRuns & { created: boolean }> {
-  return db.transaction(async (tx) => {
+  return db.transaction((tx) => createSuiteRunInTx(tx, projectId, input));
+}
+
+/** {@link createSuiteRun} inside the caller's transaction (a schedule's fire). */
+export async function createSuiteRunInTx(
+  tx: Tx,
+  projectId: string,
+  input: CreateSuiteRunInput & { scheduleId?: string },
+): Promise<SuiteRunWithRuns & { created: boolean }> {
+  {
     if (input.idempotencyKey !== undefined) {
       const existing = await findSuiteRunByKey(tx, projectId, input.idempotencyKey);
       if (existing) return { ...existing, created: false };
@@ -266,6 +275,7 @@ export async function createSuiteRun(
           actionsTotal: child.actionsTotal,
           suiteRunId,
           ci: input.ci ?? null,
+          scheduleId: input.scheduleId ?? null,
           createdAt: now,
           updatedAt: now,
         })),
@@ -276,12 +286,12 @@ export async function createSuiteRun(
         runId: run.id,
         projectId,
         type: "queued" as const,
-        data: { priority: run.priority, suiteRunId },
+        data: { priority: run.priority, suiteRunId, ...(input.scheduleId ? { scheduleId: input.scheduleId } : {}) },
         createdAt: now,
       })),
     );
     return { suiteRun, runs: inOrder(children, runIds), created: true };
-  });
+  }
 }
 
 function inOrder(children: Run[], runIds: readonly string[]): Run[] {
