@@ -38,6 +38,7 @@ import { registerGetRunEvents } from "./routes/runs-events.ts";
 import { registerGetRun } from "./routes/runs-get.ts";
 import { registerListRuns } from "./routes/runs-list.ts";
 import { registerRetryRun } from "./routes/runs-retry.ts";
+import { registerScheduleRoutes, SCHEDULE_MIN_INTERVAL_S_DEFAULT } from "./routes/schedules.ts";
 import { registerRecordingSchema } from "./routes/schemas-recording.ts";
 import { registerSuiteRoutes } from "./routes/suites.ts";
 import { createRunWriter } from "./run-writer.ts";
@@ -100,6 +101,8 @@ export interface AppOptions {
    * idle or stalled connections stay open. Default DEFAULT_HTTP_TIMEOUTS (30 s, 10 s, 5 s, 60 s).
    */
   httpTimeouts?: HttpTimeouts;
+  /** SCHEDULE_MIN_INTERVAL_S: the shortest interval a schedule may fire at, s. Default 60. */
+  scheduleMinIntervalS?: number;
   /** Called with each route as it is registered (tests enumerate every route with it). Default: none. */
   onRoute?: (route: RouteOptions) => void;
 }
@@ -276,6 +279,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     egressPolicy,
     projectLimits,
     defaults: options.defaults,
+  });
+  registerScheduleRoutes(app, {
+    db: options.db,
+    queue: options.queue,
+    redis: options.redis,
+    queuePrefix: options.queuePrefix,
+    projectLimits,
+    defaults: options.defaults,
+    minIntervalS: options.scheduleMinIntervalS ?? SCHEDULE_MIN_INTERVAL_S_DEFAULT,
   });
   registerGetArtifact(app, { db: options.db, artifacts: options.artifacts });
   registerRecordingSchema(app);

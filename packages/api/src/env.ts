@@ -53,6 +53,11 @@ export const apiEnvShape = {
    * Default 5000.
    */
   API_KEY_CACHE_TTL_MS: envInteger(5000, 0, 300_000),
+  /**
+   * The shortest interval a schedule may fire at, s: `everySeconds` below it, and a cron expression
+   * that fires more often, are refused with 400. Default 60.
+   */
+  SCHEDULE_MIN_INTERVAL_S: envInteger(60, 1, 86_400),
   /** Largest accepted request body, bytes. Default 5242880 (5 MiB). */
   BODY_LIMIT_BYTES: envInteger(5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
   /**

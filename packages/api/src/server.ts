@@ -42,6 +42,7 @@ export async function startApi(
       maxAttempts: env.MAX_RETRIES + 1,
     },
     isShuttingDown: deps.isShuttingDown,
+    scheduleMinIntervalS: env.SCHEDULE_MIN_INTERVAL_S,
     healthPublic: env.HEALTH_PUBLIC,
     metricsToken: env.METRICS_TOKEN,
     metricsReportingIntervalMs: env.METRICS_REPORTING_INTERVAL_MS,

@@ -5,11 +5,14 @@ import {
   type RecordingRow,
   type Run,
   type RunAction,
+  type Schedule,
+  type ScheduleFire,
   type StatusCounts,
   type Suite,
   type SuiteRun,
   statusCounts,
   suiteRunStatus,
+  upcomingFires,
 } from "@conveyor/db";
 import { z } from "zod";
 
@@ -37,6 +40,7 @@ export function runView(run: Run) {
     deadLetteredAt: run.deadLetteredAt?.toISOString() ?? null,
     retryOf: run.retryOf,
     suiteRunId: run.suiteRunId,
+    scheduleId: run.scheduleId,
     ci: run.ci,
     worker: run.worker,
     createdAt: run.createdAt.toISOString(),
@@ -218,6 +222,7 @@ export const runResponse = z.object({
   deadLetteredAt: z.string().nullable(),
   retryOf: z.string().nullable(),
   suiteRunId: z.string().nullable().describe("The suite run this run belongs to"),
+  scheduleId: z.string().nullable().describe("The schedule that started the run (or its suite run)"),
   ci: ciResponse.describe("CI metadata sent with the run or its suite run"),
   worker: z.string().nullable(),
   createdAt: z.string(),
@@ -336,3 +341,90 @@ export const suiteRunResponse = suiteRunSummaryResponse.extend({
 export function noContent(description: string) {
   return z.undefined().describe(description);
 }
+
+/** How many upcoming scheduled times a schedule shows. */
+export const SCHEDULE_NEXT_COUNT = 5;
+
+/** A schedule as the API shows it: never its `runDefaults` (the API's, copied when it was saved). */
+export function scheduleView(schedule: Schedule, now: Date = new Date()) {
+  return {
+    id: schedule.id,
+    name: schedule.name,
+    recordingId: schedule.recordingId,
+    suiteId: schedule.suiteId,
+    cron: schedule.cron,
+    timezone: schedule.timezone,
+    everySeconds: schedule.everySeconds,
+    startAt: schedule.startAt?.toISOString() ?? null,
+    endAt: schedule.endAt?.toISOString() ?? null,
+    jitterSeconds: schedule.jitterSeconds,
+    overlap: schedule.overlap,
+    catchUpWindowSeconds: schedule.catchUpWindowSeconds,
+    runOverrides: schedule.runOverrides,
+    pauseAfterFailures: schedule.pauseAfterFailures,
+    paused: schedule.pausedAt !== null,
+    pausedAt: schedule.pausedAt?.toISOString() ?? null,
+    pauseReason: schedule.pauseReason,
+    nextFireAt: schedule.nextFireAt?.toISOString() ?? null,
+    // Shown while paused too: what it would do once resumed.
+    next: upcomingFires(schedule, now, SCHEDULE_NEXT_COUNT).map((at) => at.toISOString()),
+    createdAt: schedule.createdAt.toISOString(),
+    updatedAt: schedule.updatedAt.toISOString(),
+    links: { self: `/api/schedules/${schedule.id}`, fires: `/api/schedules/${schedule.id}/fires` },
+  };
+}
+
+/** One entry of a schedule's fire log. */
+export function scheduleFireView(fire: ScheduleFire) {
+  return {
+    scheduledAt: fire.scheduledAt.toISOString(),
+    firedAt: fire.firedAt.toISOString(),
+    outcome: fire.outcome,
+    manual: fire.manual,
+    runId: fire.runId,
+    suiteRunId: fire.suiteRunId,
+    reason: fire.reason,
+  };
+}
+
+export const OVERLAP_POLICIES = ["skip", "buffer_one", "allow", "cancel_previous"] as const;
+export const FIRE_OUTCOMES = ["started", "skipped_overlap", "skipped_paused", "buffered", "missed", "failed"] as const;
+
+export const scheduleResponse = z.object({
+  id: z.string(),
+  name: z.string(),
+  recordingId: z.string().nullable().describe("The recording it runs (else suiteId)"),
+  suiteId: z.string().nullable().describe("The suite it runs (else recordingId)"),
+  cron: z.string().nullable().describe("5-field cron expression read in `timezone` (else everySeconds)"),
+  timezone: z.string().describe("IANA time zone of `cron`"),
+  everySeconds: z.number().nullable().describe("Fixed interval, s (else cron)"),
+  startAt: z.string().nullable(),
+  endAt: z.string().nullable(),
+  jitterSeconds: z.number(),
+  overlap: z.enum(OVERLAP_POLICIES),
+  catchUpWindowSeconds: z.number(),
+  runOverrides: z.object({
+    priority: z.number().optional(),
+    timeoutMs: z.number().optional(),
+    options: jsonObject.optional(),
+  }),
+  pauseAfterFailures: z.number().nullable(),
+  paused: z.boolean(),
+  pausedAt: z.string().nullable(),
+  pauseReason: z.string().nullable(),
+  nextFireAt: z.string().nullable().describe("The next scheduled time not yet acted on; null once it has ended"),
+  next: z.array(z.string()).describe("The next 5 scheduled times after now (UTC), shown while paused too"),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  links: z.object({ self: z.string(), fires: z.string() }),
+});
+
+export const scheduleFireResponse = z.object({
+  scheduledAt: z.string(),
+  firedAt: z.string().describe("When it was acted on"),
+  outcome: z.enum(FIRE_OUTCOMES),
+  manual: z.boolean().describe("Started by POST /api/schedules/:id/trigger"),
+  runId: z.string().nullable(),
+  suiteRunId: z.string().nullable(),
+  reason: z.string().nullable(),
+});

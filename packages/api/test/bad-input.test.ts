@@ -984,7 +984,8 @@ describe("the cases that used to be 500s", () => {
   });
 
   it("cursors at both ends of the accepted range reach Postgres and answer 200", async () => {
-    for (const list of lists()) {
+    // Lists under an id (a schedule's fire log) answer 404 for the placeholder id, whatever the cursor.
+    for (const list of lists().filter((candidate) => candidate.paramNames.length === 0)) {
       for (const iso of ["1970-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"]) {
         const response = await expectRefusedSafely(list, {
           method: "GET",

@@ -62,6 +62,13 @@ beforeAll(async () => {
     payload: {},
   });
   ids.suiteRun = suiteRun.json().id;
+  const schedule = await t.app.inject({
+    method: "POST",
+    url: "/api/schedules",
+    headers: auth(owner.apiKey),
+    payload: { name: "owner's", recordingId: ids.recording, everySeconds: 3600 },
+  });
+  ids.schedule = schedule.json().id;
 });
 
 afterAll(async () => {
@@ -92,13 +99,15 @@ function concrete(url: string): string {
       ? "suiteRun"
       : url.startsWith("/api/suites")
         ? "suite"
-        : url.startsWith("/api/recordings")
-          ? "recording"
-          : url.startsWith("/api/keys")
-            ? "apiKey"
-            : url.startsWith("/api/projects")
-              ? "project"
-              : "run";
+        : url.startsWith("/api/schedules")
+          ? "schedule"
+          : url.startsWith("/api/recordings")
+            ? "recording"
+            : url.startsWith("/api/keys")
+              ? "apiKey"
+              : url.startsWith("/api/projects")
+                ? "project"
+                : "run";
   return url.replace(":id", ids[kind] ?? "x").replace("*", "1/action-1-failure.png");
 }
 

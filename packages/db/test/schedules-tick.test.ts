@@ -4,16 +4,18 @@
  * missed times logged instead of run in a burst (and the catch-up window), every overlap policy
  * with runs that have not finished, pause and auto-pause, suite targets, and DST in Europe/Berlin.
  */
-import type { RecordingInput } from "@conveyor/core";
+import { jitterMs, type RecordingInput } from "@conveyor/core";
 import {
   claimRun,
   createProject,
   finishRun,
+  fireSchedule,
   insertRecording,
   insertSchedule,
   insertSuite,
   pauseSchedule,
   processDueSchedules,
+  resumeSchedule,
   type Schedule,
   type ScheduleInput,
 } from "@conveyor/db";
@@ -326,5 +328,66 @@ describe("the tick", () => {
       // 25 October: 02:30 happens twice (00:30Z in CEST, 01:30Z in CET); it fires once, the first
       "2026-10-25T00:30:00.000Z",
     ]);
+  });
+
+  it("jitter delays a fire without making it late: it starts at its time plus its jitter", async () => {
+    const schedule = await insertSchedule(
+      db.db,
+      projectId,
+      input({ everySeconds: 3600, jitterSeconds: 60 }),
+      at("2026-12-10T00:00:00Z"),
+    );
+    const jitters: number[] = [];
+    for (let hour = 1; hour <= 6; hour++) {
+      const time = new Date(Date.parse("2026-12-10T00:00:00Z") + hour * 3_600_000);
+      const jitter = jitterMs(schedule.id, time, 60);
+      jitters.push(jitter);
+      expect(
+        (await processDueSchedules(db.db, new Date(time.getTime() + jitter - 1), TOLERANCE)).fires.filter(
+          (f) => f.scheduleId === schedule.id,
+        ),
+      ).toEqual([]);
+      await processDueSchedules(db.db, new Date(time.getTime() + jitter + 1), TOLERANCE);
+    }
+    // Some of these jitters exceed the 15 s tolerance: a lateness counted from the time itself
+    // would have logged them missed.
+    expect(jitters.some((j) => j > TOLERANCE.toleranceMs)).toBe(true);
+    expect((await fires(schedule.id)).map((f) => f.outcome)).toEqual(Array(6).fill("started"));
+  });
+
+  it("a resumed schedule is not paused again by the failures from before its resume", async () => {
+    const schedule = await insertSchedule(
+      db.db,
+      projectId,
+      input({ pauseAfterFailures: 1 }),
+      at("2026-12-11T10:00:00Z"),
+    );
+    await tickAt("2026-12-11T10:01:00Z");
+    const [run] = await runsOf(schedule.id);
+    await finishAs(run?.id ?? "", "failed");
+    expect((await tickAt("2026-12-11T10:01:30Z")).paused.map((p) => p.scheduleId)).toContain(schedule.id);
+    await resumeSchedule(db.db, projectId, schedule.id, at("2026-12-11T10:01:40Z"));
+    const next = await tickAt("2026-12-11T10:02:00Z");
+    expect(next.paused.map((p) => p.scheduleId)).not.toContain(schedule.id);
+    expect((await fires(schedule.id)).map((f) => f.outcome)).toEqual(["started", "started"]);
+  });
+
+  it("a manual trigger at the very millisecond of a scheduled time: one fire, and the tick moves on", async () => {
+    const collided = await insertSchedule(db.db, projectId, input({ everySeconds: 60 }), at("2026-12-12T10:00:00Z"));
+    const later = await insertSchedule(db.db, projectId, input({ everySeconds: 60 }), at("2026-12-12T10:00:30Z"));
+    const time = at("2026-12-12T10:01:00Z");
+    const manual = await fireSchedule(db.db, collided, time, { now: time, manual: true });
+    expect(manual.fire?.outcome).toBe("started");
+    await tickAt("2026-12-12T10:01:05Z");
+    expect((await fires(collided.id)).map((f) => [f.scheduled_at.toISOString(), f.outcome])).toEqual([
+      ["2026-12-12T10:01:00.000Z", "started"],
+    ]);
+    expect(await runsOf(collided.id)).toHaveLength(1);
+    const [row] = await db.query<{ next_fire_at: string }>("select next_fire_at from schedules where id = $1", [
+      collided.id,
+    ]);
+    expect(new Date(row?.next_fire_at ?? 0).toISOString()).toBe("2026-12-12T10:02:00.000Z");
+    // The schedules due after it were not held up.
+    expect((await fires(later.id)).map((f) => f.outcome)).toEqual(["started"]);
   });
 });

@@ -73,6 +73,6 @@ export const tagsInput = z
   .max(32)
   .transform((tags) => [...new Set(tags)].sort());
 
-export function notFound(kind: "run" | "recording" | "suite" | "suite run", id: string): ApiError {
+export function notFound(kind: "run" | "recording" | "suite" | "suite run" | "schedule", id: string): ApiError {
   return new ApiError("not_found", `No ${kind} ${id} in this project`);
 }

@@ -395,8 +395,11 @@ async function startRunsOf(
         createdAt: now,
         updatedAt: now,
       })
+      .onConflictDoNothing()
       .returning();
-    if (!run) throw new Error("insert into runs returned no row");
+    // Its Idempotency-Key is taken: this scheduled time already started its run (a manual
+    // trigger in the same millisecond).
+    if (!run) throw new DuplicateFire();
     await tx.insert(runEvents).values({
       runId: run.id,
       projectId: schedule.projectId,
@@ -488,70 +491,56 @@ export async function processDueSchedules(db: Db, now: Date, options: TickOption
     .orderBy(schedules.nextFireAt)
     .limit(options.batch ?? 100);
   for (const { id } of due) {
-    try {
-      await db.transaction(async (tx) => {
-        const [schedule] = await tx
-          .select()
-          .from(schedules)
-          .where(and(eq(schedules.id, id), isNotNull(schedules.nextFireAt), lte(schedules.nextFireAt, now)))
-          .for("update", { skipLocked: true });
-        if (!schedule?.nextFireAt) return;
-        const timing = timingOf(schedule);
-        let at: Date | null = schedule.nextFireAt;
-        // Far behind (a long outage): the first missed times get a row each, the rest one row.
-        const cutoff = now.getTime() - schedule.catchUpWindowSeconds * 1000 - options.toleranceMs;
-        const missed = fireTimesBetween(timing, new Date(at.getTime() - 1), new Date(cutoff - 1), MISSED_ROWS + 2);
-        if (missed.length > MISSED_ROWS + 1) {
-          for (const time of missed.slice(0, MISSED_ROWS)) {
-            merge(
-              await fireScheduleInTx(tx, schedule, time, { now, outcome: "missed", reason: lateReason(now, time) }),
-            );
-          }
-          const rest = fireTimesBetween(
-            timing,
-            new Date((missed[MISSED_ROWS] as Date).getTime() - 1),
-            new Date(cutoff - 1),
-            1_000_000,
-          );
-          const last = rest.at(-1) as Date;
-          merge(
-            await fireScheduleInTx(tx, schedule, last, {
-              now,
-              outcome: "missed",
-              reason: `${rest.length} scheduled times from ${rest[0]?.toISOString()} to ${last.toISOString()} missed (the service was down?)`,
-            }),
-          );
-          at = nextFireTime(timing, last);
+    await db.transaction(async (tx) => {
+      const [schedule] = await tx
+        .select()
+        .from(schedules)
+        .where(and(eq(schedules.id, id), isNotNull(schedules.nextFireAt), lte(schedules.nextFireAt, now)))
+        .for("update", { skipLocked: true });
+      if (!schedule?.nextFireAt) return;
+      const timing = timingOf(schedule);
+      let at: Date | null = schedule.nextFireAt;
+      // A time is acted on at its due moment (the time plus its jitter); one whose due moment
+      // is older than the catch-up window plus the tolerance is missed.
+      const cutoff = now.getTime() - schedule.catchUpWindowSeconds * 1000 - options.toleranceMs;
+      const dueAt = (time: Date) => time.getTime() + jitterMs(schedule.id, time, schedule.jitterSeconds);
+      // Each time in a savepoint: one whose fire row (or run) exists already is left as it is.
+      const act = async (time: Date, fire: { now: Date; outcome?: FireOutcome; reason?: string }) => {
+        try {
+          merge(await tx.transaction((savepoint) => fireScheduleInTx(savepoint, schedule, time, fire)));
+        } catch (error) {
+          if (!(error instanceof DuplicateFire)) throw error;
         }
-        while (at && at <= now) {
-          const dueAt = at.getTime() + jitterMs(schedule.id, at, schedule.jitterSeconds);
-          if (dueAt > now.getTime()) break; // its jitter has not elapsed: the next tick
-          const lateMs = now.getTime() - at.getTime();
-          const missed = lateMs > schedule.catchUpWindowSeconds * 1000 + options.toleranceMs;
-          const effects = await fireScheduleInTx(
-            tx,
-            schedule,
-            at,
-            missed
-              ? {
-                  now,
-                  outcome: "missed",
-                  reason: `acted on ${Math.round(lateMs / 1000)} s late (the service was down?)`,
-                }
-              : { now },
-          ).catch((error: unknown) => {
-            if (error instanceof DuplicateFire) return null;
-            throw error;
-          });
-          if (effects === null) throw new DuplicateFire();
-          merge(effects);
-          at = nextFireTime(timing, at);
+      };
+      // Far behind (a long outage): the first missed times get a row each, the rest one row.
+      const surelyMissedBefore = new Date(cutoff - schedule.jitterSeconds * 1000 - 1);
+      const missed = fireTimesBetween(timing, new Date(at.getTime() - 1), surelyMissedBefore, MISSED_ROWS + 2);
+      if (missed.length > MISSED_ROWS + 1) {
+        for (const time of missed.slice(0, MISSED_ROWS)) {
+          await act(time, { now, outcome: "missed", reason: lateReason(now, time) });
         }
-        await tx.update(schedules).set({ nextFireAt: at }).where(eq(schedules.id, schedule.id));
-      });
-    } catch (error) {
-      if (!(error instanceof DuplicateFire)) throw error;
-    }
+        const rest = fireTimesBetween(
+          timing,
+          new Date((missed[MISSED_ROWS] as Date).getTime() - 1),
+          surelyMissedBefore,
+          1_000_000,
+        );
+        const last = rest.at(-1) as Date;
+        await act(last, {
+          now,
+          outcome: "missed",
+          reason: `${rest.length} scheduled times from ${rest[0]?.toISOString()} to ${last.toISOString()} missed (the service was down?)`,
+        });
+        at = nextFireTime(timing, last);
+      }
+      while (at && at <= now) {
+        const due = dueAt(at);
+        if (due > now.getTime()) break; // its jitter has not elapsed: the next tick
+        await act(at, due < cutoff ? { now, outcome: "missed", reason: lateReason(now, new Date(due)) } : { now });
+        at = nextFireTime(timing, at);
+      }
+      await tx.update(schedules).set({ nextFireAt: at }).where(eq(schedules.id, schedule.id));
+    });
   }
   return result;
 }
@@ -622,18 +611,24 @@ async function startBuffered(db: Db, now: Date, merge: (effects: FireEffects) =>
  */
 async function autoPause(db: Db, now: Date, result: TickResult): Promise<void> {
   const watched = await db
-    .select({ id: schedules.id, projectId: schedules.projectId, n: schedules.pauseAfterFailures })
+    .select({
+      id: schedules.id,
+      projectId: schedules.projectId,
+      n: schedules.pauseAfterFailures,
+      since: schedules.updatedAt,
+    })
     .from(schedules)
     .where(and(isNotNull(schedules.pauseAfterFailures), sql`${schedules.pausedAt} is null`));
   for (const schedule of watched) {
     const n = schedule.n ?? 0;
     if (n < 1) continue;
-    // The last N fires that started something and whose runs have all finished.
+    // The last N fires that started something and whose runs have all finished, since the
+    // schedule was last saved or resumed (a resume starts the count again).
     const rows = await db.execute<{ failed: boolean }>(sql`
       select bool_or(r.status in ('failed', 'errored')) as failed
         from schedule_fires f
         join runs r on (r.id = f.run_id or r.suite_run_id = f.suite_run_id)
-       where f.schedule_id = ${schedule.id} and f.outcome = 'started'
+       where f.schedule_id = ${schedule.id} and f.outcome = 'started' and f.fired_at > ${schedule.since.toISOString()}::timestamptz
        group by f.id
       having bool_and(r.status in ('passed', 'failed', 'errored', 'cancelled'))
        order by max(f.scheduled_at) desc
