@@ -94,3 +94,10 @@ export async function createPgliteDb(dataDir: string): Promise<DbHandle> {
     close: () => client.close(),
   };
 }
+
+/** Whether `error` (or its cause: drizzle wraps driver errors) is a unique violation of `constraint`. */
+export function isUniqueViolation(error: unknown, constraint: string): boolean {
+  const e = error as { code?: string; constraint_name?: string; cause?: { code?: string; constraint_name?: string } };
+  const pg = e.code ? e : e.cause;
+  return pg?.code === "23505" && pg.constraint_name === constraint;
+}

@@ -4,11 +4,11 @@
  * filters by it: tenant isolation lives here.
  */
 import { newId, type RecordingInput, type RunOptionsInput } from "@conveyor/core";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { type Db, queryPrepared } from "../client.ts";
 import { type CiMetadataRow, type Run, runs } from "../schema.ts";
 import { getRun } from "./runs-read.ts";
-import { appendRunEvent, transitionRun } from "./runs-transition.ts";
+import { appendRunEvent, cancelQueuedRunInTx, requestRunCancelInTx } from "./runs-transition.ts";
 
 export interface CreateRunInput {
   recordingId: string | null;
@@ -228,20 +228,7 @@ export async function cancelQueuedRun(
   runId: string,
 ): Promise<{ run: Run; cancelled: boolean } | null> {
   return db.transaction(async (tx) => {
-    const updated = await transitionRun(tx, {
-      projectId,
-      runId,
-      from: ["queued"],
-      set: {
-        status: "cancelled",
-        finishedAt: new Date(),
-        errorKind: "cancelled",
-        errorCode: null,
-        errorMessage: "Cancelled before it started",
-      },
-      event: { type: "cancelled", data: { while: "queued" } },
-      returnRun: true,
-    });
+    const updated = await cancelQueuedRunInTx(tx, { projectId, runId, message: "Cancelled before it started" });
     if (updated) return { run: updated, cancelled: true };
     const current = await getRun(tx, projectId, runId);
     return current ? { run: current, cancelled: false } : null;
@@ -259,15 +246,7 @@ export async function requestRunCancel(
   runId: string,
 ): Promise<{ run: Run; requested: boolean } | null> {
   return db.transaction(async (tx) => {
-    const updated = await transitionRun(tx, {
-      projectId,
-      runId,
-      from: ["running"],
-      where: sql`${runs.cancelRequestedAt} is null`,
-      set: { cancelRequestedAt: new Date() },
-      event: { type: "cancel_requested" },
-      returnRun: true,
-    });
+    const updated = await requestRunCancelInTx(tx, { projectId, runId });
     if (updated) return { run: updated, requested: true };
     const current = await getRun(tx, projectId, runId);
     return current ? { run: current, requested: false } : null;

@@ -6,7 +6,7 @@
  * Every function takes `projectId` and filters by it: tenant isolation lives here.
  */
 import type { RunEventType, RunStatus } from "@conveyor/core";
-import { and, eq, inArray, type SQL } from "drizzle-orm";
+import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
 import type { Db } from "../client.ts";
 import { type Run, runEvents, runs } from "../schema.ts";
@@ -92,4 +92,48 @@ export async function transitionRun(tx: Tx, transition: RunTransition): Promise<
     data: transition.event.data ?? {},
   });
   return updated;
+}
+
+/**
+ * Cancels a run that has not started, in `tx`: `queued` becomes `cancelled` with `message` as its
+ * error, and its `cancelled` event (`while: "queued"` plus `data`) is logged. Null when the run
+ * was not queued (started, finished or already cancelled).
+ */
+export function cancelQueuedRunInTx(
+  tx: Tx,
+  target: { projectId: string; runId: string; message: string; data?: Record<string, unknown>; at?: Date },
+): Promise<Run | null> {
+  return transitionRun(tx, {
+    projectId: target.projectId,
+    runId: target.runId,
+    from: ["queued"],
+    set: {
+      status: "cancelled",
+      finishedAt: target.at ?? new Date(),
+      errorKind: "cancelled",
+      errorCode: null,
+      errorMessage: target.message,
+    },
+    event: { type: "cancelled", data: { while: "queued", ...target.data } },
+    returnRun: true,
+  });
+}
+
+/**
+ * Asks for a running run to be cancelled, in `tx`: marks it (its worker ends it `cancelled`) and
+ * logs `cancel_requested` with `data`. Null when the run is not running or was already asked.
+ */
+export function requestRunCancelInTx(
+  tx: Tx,
+  target: { projectId: string; runId: string; data?: Record<string, unknown>; at?: Date },
+): Promise<Run | null> {
+  return transitionRun(tx, {
+    projectId: target.projectId,
+    runId: target.runId,
+    from: ["running"],
+    where: sql`${runs.cancelRequestedAt} is null`,
+    set: { cancelRequestedAt: target.at ?? new Date() },
+    event: { type: "cancel_requested", ...(target.data ? { data: target.data } : {}) },
+    returnRun: true,
+  });
 }

@@ -21,7 +21,7 @@ import {
   type ScheduleTiming,
 } from "@conveyor/core";
 import { and, desc, eq, inArray, isNotNull, lt, lte, sql } from "drizzle-orm";
-import type { Db } from "../client.ts";
+import { type Db, isUniqueViolation } from "../client.ts";
 import {
   type FireOutcome,
   type Run,
@@ -34,7 +34,7 @@ import {
   schedules,
 } from "../schema.ts";
 import { beforeCursor, type Page, toPage } from "./pagination.ts";
-import { type Tx, transitionRun } from "./runs-transition.ts";
+import { cancelQueuedRunInTx, requestRunCancelInTx, type Tx } from "./runs-transition.ts";
 import { createSuiteRunInTx, getSuite, resolveSuiteMembers, type SuiteChildInput } from "./suites.ts";
 
 /** What a user sets on a schedule (the API validates it). */
@@ -62,12 +62,6 @@ export class ScheduleNameTakenError extends Error {
     super(`A schedule named "${name}" already exists in this project`);
     this.name = "ScheduleNameTakenError";
   }
-}
-
-function isUniqueViolation(error: unknown, constraint: string): boolean {
-  const e = error as { code?: string; constraint_name?: string; cause?: { code?: string; constraint_name?: string } };
-  const pg = e.code ? e : e.cause;
-  return pg?.code === "23505" && pg.constraint_name === constraint;
 }
 
 /** The timing part of a schedule, for core's schedule-time functions. */
@@ -313,28 +307,20 @@ export async function fireScheduleInTx(
       // cancel_previous
       for (const run of unfinished) {
         if (run.status === "queued") {
-          const done = await transitionRun(tx, {
+          const done = await cancelQueuedRunInTx(tx, {
             projectId: schedule.projectId,
             runId: run.id,
-            from: ["queued"],
-            set: {
-              status: "cancelled",
-              finishedAt: options.now,
-              errorKind: "cancelled",
-              errorCode: null,
-              errorMessage: "Cancelled by its schedule's next fire (overlap: cancel_previous)",
-            },
-            event: { type: "cancelled", data: { while: "queued", scheduleId: schedule.id } },
+            message: "Cancelled by its schedule's next fire (overlap: cancel_previous)",
+            data: { scheduleId: schedule.id },
+            at: options.now,
           });
           if (done) effects.withdraw.push(run.id);
         } else {
-          const requested = await transitionRun(tx, {
+          const requested = await requestRunCancelInTx(tx, {
             projectId: schedule.projectId,
             runId: run.id,
-            from: ["running"],
-            where: sql`${runs.cancelRequestedAt} is null`,
-            set: { cancelRequestedAt: options.now },
-            event: { type: "cancel_requested", data: { scheduleId: schedule.id } },
+            data: { scheduleId: schedule.id },
+            at: options.now,
           });
           if (requested) effects.stop.push(run.id);
         }

@@ -7,7 +7,7 @@
  */
 import { newId, type RunStatus } from "@conveyor/core";
 import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
-import type { Db } from "../client.ts";
+import { type Db, isUniqueViolation } from "../client.ts";
 import {
   type CiMetadataRow,
   projectRunCounts,
@@ -25,7 +25,7 @@ import {
 } from "../schema.ts";
 import { beforeCursor, type Page, toPage } from "./pagination.ts";
 import { QueueFullError } from "./runs-submit.ts";
-import { type Executor, type Tx, transitionRun } from "./runs-transition.ts";
+import { cancelQueuedRunInTx, type Executor, requestRunCancelInTx, type Tx } from "./runs-transition.ts";
 
 /** The fields of a suite a user sets. */
 export interface SuiteInput {
@@ -41,12 +41,6 @@ export class SuiteNameTakenError extends Error {
     super(`A suite named "${name}" already exists in this project`);
     this.name = "SuiteNameTakenError";
   }
-}
-
-function isUniqueViolation(error: unknown, constraint: string): boolean {
-  const e = error as { code?: string; constraint_name?: string; cause?: { code?: string; constraint_name?: string } };
-  const pg = e.code ? e : e.cause;
-  return pg?.code === "23505" && pg.constraint_name === constraint;
 }
 
 export async function insertSuite(db: Db, projectId: string, input: SuiteInput): Promise<Suite> {
@@ -450,29 +444,15 @@ export async function cancelSuiteRun(
     const running: string[] = [];
     for (const child of children) {
       if (child.status === "queued") {
-        const done = await transitionRun(tx, {
+        const done = await cancelQueuedRunInTx(tx, {
           projectId,
           runId: child.id,
-          from: ["queued"],
-          set: {
-            status: "cancelled",
-            finishedAt: new Date(),
-            errorKind: "cancelled",
-            errorCode: null,
-            errorMessage: "Cancelled with its suite run before it started",
-          },
-          event: { type: "cancelled", data: { while: "queued", suiteRunId: id } },
+          message: "Cancelled with its suite run before it started",
+          data: { suiteRunId: id },
         });
         if (done) cancelledQueued.push(child.id);
       } else {
-        const requested = await transitionRun(tx, {
-          projectId,
-          runId: child.id,
-          from: ["running"],
-          where: sql`${runs.cancelRequestedAt} is null`,
-          set: { cancelRequestedAt: new Date() },
-          event: { type: "cancel_requested", data: { suiteRunId: id } },
-        });
+        const requested = await requestRunCancelInTx(tx, { projectId, runId: child.id, data: { suiteRunId: id } });
         if (requested) running.push(child.id);
       }
     }
