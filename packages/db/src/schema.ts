@@ -178,6 +178,10 @@ export const suites = pgTable(
     recordingIds: text("recording_ids").array().notNull().default(sql`'{}'::text[]`),
     tagQuery: jsonb("tag_query").$type<TagQueryRow>(),
     defaults: jsonb("defaults").$type<SuiteDefaultsRow>().notNull().default({}),
+    /** At most this many of a suite run's runs are queued or running at once; null: all at once. */
+    maxParallel: integer("max_parallel"),
+    /** A failed or errored run cancels the suite run's runs that have not started. */
+    failFast: boolean("fail_fast").notNull().default(false),
     ...timestamps,
   },
   (t) => [
@@ -204,6 +208,12 @@ export const suiteRuns = pgTable(
     /** The child runs, in the suite's order (explicit recordings first, then tag matches by name). */
     runIds: text("run_ids").array().notNull(),
     total: integer("total").notNull(),
+    /** The suite's maxParallel when the suite run started (null: all runs released at once). */
+    maxParallel: integer("max_parallel"),
+    /** The suite's failFast when the suite run started. */
+    failFast: boolean("fail_fast").notNull().default(false),
+    /** Set when failFast cancelled the runs that had not started, after a run failed. */
+    failedFastAt: timestamp("failed_fast_at", { withTimezone: true, mode: "date" }),
     /** Set when a user cancelled the suite run (its unfinished children are cancelled with it). */
     cancelledAt: timestamp("cancelled_at", { withTimezone: true, mode: "date" }),
     idempotencyKey: text("idempotency_key"),
@@ -347,6 +357,11 @@ export const runs = pgTable(
     ci: jsonb("ci").$type<CiMetadataRow>(),
     /** The schedule that started the run (or its suite run). */
     scheduleId: text("schedule_id").references(() => schedules.id, { onDelete: "set null" }),
+    /**
+     * A queued run of a suite run with maxParallel that waits for a slot: it has no job yet, and
+     * the reconciler leaves it alone. Released (false, and enqueued) when a sibling finishes.
+     */
+    held: boolean("held").notNull().default(false),
     ...timestamps,
   },
   (t) => [
@@ -372,6 +387,10 @@ export const runs = pgTable(
       .where(sql`${t.idempotencyKey} is not null`),
     // A suite run's children.
     index("runs_suite_run_idx").on(t.suiteRunId).where(sql`${t.suiteRunId} is not null`),
+    // Run-history retention (RUN_RETENTION_DAYS): finished runs, oldest first.
+    index("runs_finished_idx").on(t.finishedAt).where(sql`${t.finishedAt} is not null`),
+    // A suite run's runs still waiting for a slot (maxParallel), in the suite's order.
+    index("runs_held_idx").on(t.suiteRunId, t.createdAt).where(sql`${t.held}`),
     // A schedule's runs, newest first (overlap and consecutive failures).
     index("runs_schedule_created_idx")
       .on(t.scheduleId, t.createdAt.desc().nullsFirst())
@@ -455,3 +474,57 @@ export type NewRun = typeof runs.$inferInsert;
 export type RunAction = typeof runActions.$inferSelect;
 export type NewRunAction = typeof runActions.$inferInsert;
 export type RunEvent = typeof runEvents.$inferSelect;
+
+/** A service task's definition as stored (the code is the source; every worker writes it at start). */
+export interface ServiceTaskDefinitionRow {
+  description: string;
+  timeoutMs: number;
+  maxRetries: number;
+  priority: number;
+  maxConsecutiveFailures: number;
+  dependsOn: string[];
+  blocks: string[];
+}
+
+/** How a service task is started: on its interval, only when triggered, or again as soon as it ends. */
+export type ServiceTaskMode = "scheduled" | "triggered" | "continuous";
+
+/**
+ * The state of one of the service's own background tasks (worker/src/orchestrator.ts), shared by
+ * every worker: the definitions live in code, what happened in this table. The lease
+ * (`lease_holder`, `lease_expires_at`) says who runs it now; `lease_token` grows at every take, and
+ * every write of a run is conditional on it, so a holder that lost its lease cannot write.
+ */
+export const serviceTasks = pgTable("service_tasks", {
+  name: text("name").primaryKey(),
+  mode: text("mode").$type<ServiceTaskMode>().notNull(),
+  /** Time between runs (scheduled), or the pause before the next (continuous), ms. */
+  intervalMs: integer("interval_ms").notNull(),
+  /** The rest of the definition, as the workers registered it (shown by GET /api/admin/tasks). */
+  definition: jsonb("definition").$type<ServiceTaskDefinitionRow>().notNull(),
+  enabled: boolean("enabled").notNull().default(true),
+  disabledReason: text("disabled_reason"),
+  disabledAt: timestamp("disabled_at", { withTimezone: true, mode: "date" }),
+  consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+  leaseHolder: text("lease_holder"),
+  leaseToken: integer("lease_token").notNull().default(0),
+  leaseExpiresAt: timestamp("lease_expires_at", { withTimezone: true, mode: "date" }),
+  /** When the current run started (null when none runs). */
+  runStartedAt: timestamp("run_started_at", { withTimezone: true, mode: "date" }),
+  /** A run asked for (admin API, or a trigger in code), taken by the next worker free to run it. */
+  runRequestedAt: timestamp("run_requested_at", { withTimezone: true, mode: "date" }),
+  runRequestedBy: text("run_requested_by"),
+  /** When the next scheduled run is due; null: at once. */
+  nextRunAt: timestamp("next_run_at", { withTimezone: true, mode: "date" }),
+  lastRunAt: timestamp("last_run_at", { withTimezone: true, mode: "date" }),
+  lastFinishedAt: timestamp("last_finished_at", { withTimezone: true, mode: "date" }),
+  lastDurationMs: integer("last_duration_ms"),
+  lastSuccessAt: timestamp("last_success_at", { withTimezone: true, mode: "date" }),
+  lastError: text("last_error"),
+  lastErrorAt: timestamp("last_error_at", { withTimezone: true, mode: "date" }),
+  /** What the last successful run reported (e.g. `{ deleted: 120 }`). */
+  lastResult: jsonb("last_result").$type<Record<string, unknown>>(),
+  runs: integer("runs").notNull().default(0),
+  failures: integer("failures").notNull().default(0),
+  ...timestamps,
+});
