@@ -196,6 +196,7 @@ function newRunAsStored({ projectId, input }: CreateRunRequest, id: string, crea
     cancelRequestedAt: null,
     idempotencyKey: input.idempotencyKey ?? null,
     requestHash: input.requestHash ?? null,
+    held: false,
     worker: null,
     startedAt: null,
     finishedAt: null,
