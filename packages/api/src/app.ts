@@ -18,6 +18,7 @@ import { generateRequestId, requestChildLogger } from "./plugins/request-id.ts";
 import { DOCS_CSP, registerSecurityHeaders } from "./plugins/security-headers.ts";
 import { type ProjectLimits, ProjectLimitsCache } from "./project-limits.ts";
 import type { RunQueue } from "./queue.ts";
+import { registerAdminTasks } from "./routes/admin-tasks.ts";
 import { registerGetArtifact } from "./routes/artifacts-get.ts";
 import { registerListDeadLetters } from "./routes/dead-letters-list.ts";
 import { registerHealth } from "./routes/health.ts";
@@ -230,6 +231,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   const egressPolicy = options.egressPolicy ?? egressPolicyFromEnv({ EGRESS_POLICY: "public" });
   registerCreateProject(app, { db: options.db });
+  registerAdminTasks(app, { db: options.db });
   registerProjectRoutes(app, { db: options.db, egressPolicy, auth });
   registerCreateKey(app, { db: options.db });
   registerListKeys(app, { db: options.db });

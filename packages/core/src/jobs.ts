@@ -200,11 +200,3 @@ export function runAliveKey(prefix: string, runId: string): string {
 export function reconcilerLeaseKey(prefix: string): string {
   return `${prefix}:runs:reconciler`;
 }
-
-/**
- * Redis key of the artifact sweeper's lease: whoever sets it sweeps, and it expires when the next
- * sweep is due, so the installation sweeps once per period whichever workers come and go.
- */
-export function artifactSweepLeaseKey(prefix: string): string {
-  return `${prefix}:artifacts:sweeper`;
-}

@@ -181,6 +181,8 @@ export function classifyInstallation(input: {
   /** Runs due to start now (conveyor_queue_backlog); undefined when Redis could not be read. */
   backlog: number | undefined;
   workers: Pick<WorkerHealth, "name" | "status">[];
+  /** The service tasks that are disabled (after repeated failures, or by hand), with why. */
+  disabledTasks?: { name: string; reason: string | null }[];
 }): { status: OverallHealthStatus; reasons: string[] } {
   const reasons: string[] = [];
   if (input.database === "down") reasons.push("the database does not answer");
@@ -192,6 +194,9 @@ export function classifyInstallation(input: {
   const healthy = input.workers.filter((worker) => worker.status === "healthy").length;
   if (healthy === 0 && (input.backlog ?? 0) > 0) {
     reasons.push(`${input.backlog} run(s) waiting and no healthy worker`);
+  }
+  for (const task of input.disabledTasks ?? []) {
+    reasons.push(`service task ${task.name} is disabled${task.reason ? `: ${task.reason}` : ""}`);
   }
   return { status: reasons.length > 0 ? "degraded" : "healthy", reasons };
 }

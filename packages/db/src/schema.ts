@@ -528,3 +528,4 @@ export const serviceTasks = pgTable("service_tasks", {
   failures: integer("failures").notNull().default(0),
   ...timestamps,
 });
+export type ServiceTask = typeof serviceTasks.$inferSelect;

@@ -60,6 +60,17 @@ export const workerEnvShape = {
    */
   SCHEDULE_TOLERANCE_MS: envInteger(15_000, 1000, 3_600_000),
   /**
+   * Finished runs (with their actions, events and artifacts), suite runs and the schedules' fire
+   * log older than this many days are deleted by the `run-retention` task, in batches; 0 keeps
+   * them forever. Default 0.
+   */
+  RUN_RETENTION_DAYS: envInteger(0, 0, 36_500),
+  /**
+   * How often this worker looks for due service tasks (retention, reconciliation, the schedules'
+   * clock: docs/operations.md#service-tasks), ms; 0: this worker runs none. Default 1000.
+   */
+  TASKS_POLL_MS: envInteger(1000, 0, 60_000),
+  /**
    * Runs of one project executing at once across the whole fleet (a project's own
    * `limits.maxConcurrentRuns` overrides); a run over it is handed back to the queue without
    * using an attempt, and the slot goes to another project. 0: no limit. Default 0.

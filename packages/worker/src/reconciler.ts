@@ -180,10 +180,16 @@ export class Reconciler {
     clearTimeout(this.timer);
     await this.running;
     // Hand the lease over at once rather than after its TTL.
-    await this.options.connection
-      .eval(RELEASE, 1, reconcilerLeaseKey(this.options.prefix), this.options.name)
-      .catch(() => undefined);
+    await this.releaseLease().catch(() => undefined);
     await this.queue.close();
+  }
+
+  /**
+   * Gives the Redis lease back when this reconciler holds it. The orchestrator's `reconciler` task
+   * calls it after each pass: the next pass may be another worker's, which must not find it held.
+   */
+  async releaseLease(): Promise<void> {
+    await this.options.connection.eval(RELEASE, 1, reconcilerLeaseKey(this.options.prefix), this.options.name);
   }
 
   private get leaseTtlMs(): number {

@@ -30,7 +30,10 @@ export interface SchedulerOptions {
   toleranceMs: number;
   /** Retry backoff of the jobs of the runs it starts (RETRY_BACKOFF_MS). */
   backoffMs: number;
-  /** How often the job scheduler is upserted again, ms. Default 30000. */
+  /**
+   * How often the job scheduler is upserted again, ms; 0: never here (the orchestrator's
+   * `schedule-clock` task does it once for the fleet). Default 30000.
+   */
   healEveryMs?: number;
   /** The tick's clock. Default: the system clock (tests pass their own). */
   now?: () => Date;
@@ -52,12 +55,15 @@ export class Scheduler {
   async start(): Promise<void> {
     if (this.options.tickMs <= 0) return;
     await this.heal();
-    this.healTimer = setInterval(() => {
-      this.heal().catch((error: unknown) =>
-        this.options.logger.warn({ err: error }, "could not upsert the schedule tick's job scheduler"),
-      );
-    }, this.options.healEveryMs ?? 30_000);
-    this.healTimer.unref();
+    const healEveryMs = this.options.healEveryMs ?? 30_000;
+    if (healEveryMs > 0) {
+      this.healTimer = setInterval(() => {
+        this.heal().catch((error: unknown) =>
+          this.options.logger.warn({ err: error }, "could not upsert the schedule tick's job scheduler"),
+        );
+      }, healEveryMs);
+      this.healTimer.unref();
+    }
     // Ticks may pile up while none is taken (every worker busy): the tick reads Postgres, so an
     // old one does the same as a new one, and overlapping ticks split the schedules between them.
     this.worker = new Worker(SCHEDULES_QUEUE, async () => this.tick(), {

@@ -11,13 +11,14 @@ import type { DbHandle } from "@conveyor/db";
 import { EgressProxy } from "@conveyor/egress";
 import { BrowserPool, resolveChromium } from "@conveyor/runner";
 import type { Redis } from "ioredis";
-import { ArtifactSweeper } from "./artifact-sweeper.ts";
 import { defaultWorkerName, type WorkerEnv } from "./env.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { startMetricsServer, WorkerMetrics } from "./metrics.ts";
+import { Orchestrator } from "./orchestrator.ts";
 import { Reconciler } from "./reconciler.ts";
 import { RunWorker } from "./run-worker.ts";
 import { Scheduler } from "./scheduler.ts";
+import { builtInServiceTasks } from "./service-tasks.ts";
 import { combineObservers, type RunObserver, WorkerStats } from "./stats.ts";
 
 export interface WorkerService {
@@ -26,6 +27,8 @@ export interface WorkerService {
   /** The forward proxy every request of the worker's browser goes through. */
   egress: EgressProxy;
   heartbeat: Heartbeat;
+  /** Runs the service's own tasks (retention, reconciliation, the schedules' clock) with the fleet. */
+  orchestrator: Orchestrator;
   /** URL of this worker's `GET /metrics`, when WORKER_METRICS_PORT is set. */
   metricsUrl: string | undefined;
   /** Drains (see {@link RunWorker.drain}) then closes the browser. */
@@ -102,16 +105,6 @@ export async function startWorker(
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,
     maxTakeovers: env.WORKER_MAX_STALLED_COUNT,
   });
-  reconciler.start();
-  const sweeper = new ArtifactSweeper({
-    store: artifacts,
-    connection: deps.redis,
-    prefix: env.QUEUE_PREFIX,
-    logger: deps.logger,
-    name: deps.name,
-    retentionDays: env.ARTIFACT_RETENTION_DAYS,
-  });
-  sweeper.start();
   const scheduler = new Scheduler({
     db: deps.db,
     connection: deps.redis,
@@ -120,8 +113,18 @@ export async function startWorker(
     tickMs: env.SCHEDULE_TICK_MS,
     toleranceMs: env.SCHEDULE_TOLERANCE_MS,
     backoffMs: env.RETRY_BACKOFF_MS,
+    // The fleet's schedule-clock task upserts it; a worker without tasks keeps its own timer.
+    ...(env.TASKS_POLL_MS > 0 ? { healEveryMs: 0 } : {}),
   });
   await scheduler.start();
+  const orchestrator = new Orchestrator({
+    db: deps.db,
+    logger: deps.logger,
+    name: deps.name,
+    tasks: builtInServiceTasks(env, { db: deps.db, artifacts, reconciler, scheduler }),
+    pollMs: env.TASKS_POLL_MS,
+  });
+  if (env.TASKS_POLL_MS > 0) await orchestrator.start();
   await runWorker.worker.waitUntilReady();
   const metricsServer =
     metrics && env.WORKER_METRICS_PORT !== undefined
@@ -151,12 +154,14 @@ export async function startWorker(
     pool,
     egress,
     heartbeat,
+    orchestrator,
     metricsUrl: metricsServer?.url,
     close: async () => {
+      // Running service tasks and runs get the same deadline, side by side; tasks still running
+      // then are aborted and their leases released.
+      await Promise.all([orchestrator.stop(env.SHUTDOWN_TIMEOUT_MS), runWorker.drain(env.SHUTDOWN_TIMEOUT_MS)]);
       await reconciler.stop();
-      await sweeper.stop();
       await scheduler.stop();
-      await runWorker.drain(env.SHUTDOWN_TIMEOUT_MS);
       await pool.close();
       await egress.close();
       // Last, so a draining worker stays listed with its active runs until it is gone.

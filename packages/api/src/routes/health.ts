@@ -1,5 +1,5 @@
 import { classifyInstallation, WORKER_HEALTH_STATUSES, type WorkerHealth } from "@conveyor/core";
-import type { DbHandle } from "@conveyor/db";
+import { type DbHandle, listServiceTasks, type ServiceTaskState } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Redis } from "ioredis";
@@ -8,6 +8,7 @@ import type { AuthMode } from "../plugins/auth.ts";
 import type { QueueCounts, RunQueue } from "../queue.ts";
 import { errorResponses } from "../views.ts";
 import { countWorkers, readWorkers } from "../workers.ts";
+import { serviceTaskSchema, serviceTaskView } from "./admin-tasks.ts";
 
 /**
  * Health endpoints.
@@ -83,6 +84,9 @@ export const detailedHealthSchema = z.object({
   services: z.object({ database: serviceCheckSchema, redis: serviceCheckSchema }),
   queues: z.object({ runs: queueCountsSchema.nullable() }),
   workers: z.array(workerHealthSchema),
+  tasks: z
+    .array(serviceTaskSchema)
+    .describe("The service's background tasks (GET /api/admin/tasks); a disabled one makes the installation degraded"),
 });
 
 export const workerSummarySchema = z.object({
@@ -225,7 +229,7 @@ export function registerHealth(app: FastifyInstance, deps: HealthDeps): void {
       schema: {
         summary: "Health of the whole installation: database, Redis, queue depth, every worker",
         description:
-          "`unhealthy` (HTTP 503) when Postgres or Redis does not answer; `degraded` when a worker is degraded or unhealthy, or runs wait with no healthy worker; `healthy` otherwise. Needs the admin token unless HEALTH_PUBLIC is set.",
+          "`unhealthy` (HTTP 503) when Postgres or Redis does not answer; `degraded` when a worker is degraded or unhealthy, runs wait with no healthy worker, or a service task is disabled; `healthy` otherwise. Needs the admin token unless HEALTH_PUBLIC is set.",
         tags: ["health"],
         security: operatorSecurity,
         response: { 200: detailedHealthSchema, 503: detailedHealthSchema, ...errorResponses },
@@ -241,11 +245,16 @@ export function registerHealth(app: FastifyInstance, deps: HealthDeps): void {
               within(readWorkers(deps.redis, deps.queuePrefix, now)),
             ])
           : [undefined, undefined];
+      const tasks: ServiceTaskState[] =
+        database.status === "up" ? ((await within(listServiceTasks(deps.db.db))) ?? []) : [];
       const verdict = classifyInstallation({
         database: database.status,
         redis: redis.status,
         backlog: counts?.backlog,
         workers: workers ?? [],
+        disabledTasks: tasks
+          .filter((task) => !task.enabled)
+          .map((task) => ({ name: task.name, reason: task.disabledReason })),
       });
       return reply.code(verdict.status === "unhealthy" ? 503 : 200).send({
         status: verdict.status,
@@ -255,6 +264,7 @@ export function registerHealth(app: FastifyInstance, deps: HealthDeps): void {
         services: { database, redis },
         queues: { runs: counts ?? null },
         workers: (workers ?? []).map(workerView),
+        tasks: tasks.map(serviceTaskView),
       });
     },
   );
