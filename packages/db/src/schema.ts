@@ -50,6 +50,10 @@ export interface SuiteDefaultsRow {
   priority?: number;
   timeoutMs?: number;
   options?: RunOptionsInput;
+  /** Values for `${NAME}` placeholders; each value sealed (`enc:v1:…`) when SECRETS_KEY is set. Never returned. */
+  variables?: Record<string, string>;
+  /** Extra attempts after an infrastructure error: each run's maxAttempts is retries + 1. */
+  retries?: number;
 }
 
 /** What a schedule overrides in the runs it starts (else the suite's defaults, else the API's). */

@@ -10,6 +10,7 @@ import { and, asc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { runEvents, runs } from "../schema.ts";
 import { transitionRun } from "./runs-transition.ts";
+import { lockSuiteRunOfRun, noSuiteEffects, settleSuiteRunInTx } from "./suite-flow.ts";
 
 export interface RunningRun {
   id: string;
@@ -110,6 +111,8 @@ export async function handBackRunOfDeadWorker(
 ): Promise<HandBackOutcome> {
   const { projectId, runId, attempt, deadWorker, by } = input;
   return db.transaction(async (tx) => {
+    // Before the run's row (suite-flow.ts's lock order): a give-up below settles its suite run.
+    const suiteRun = await lockSuiteRunOfRun(tx, projectId, runId);
     const fence = and(
       eq(runs.projectId, projectId),
       eq(runs.id, runId),
@@ -151,6 +154,9 @@ export async function handBackRunOfDeadWorker(
         worker: by,
         data: { status: "errored", error, deadLettered: true },
       });
+      // Its held siblings are released (or failFast cancels them) here; the reconciler's next
+      // pass delivers the released ones (queued, no job) and a cancelled one's job is skipped.
+      if (suiteRun) await settleSuiteRunInTx(tx, suiteRun, { runId, status: "errored" }, noSuiteEffects());
       return "gave_up";
     }
     await tx.update(runs).set({ status: "queued" }).where(fence);

@@ -11,6 +11,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { type Db, queryPrepared } from "../client.ts";
 import { type BlockedRequestsRow, projectRunCounts, projects, type Run, runs } from "../schema.ts";
 import { type Tx, transitionRun } from "./runs-transition.ts";
+import { endRunInTx, type SuiteEffects } from "./suite-flow.ts";
 
 /**
  * Claims a run for execution: queued (or running, when a previous holder died and the queue
@@ -61,6 +62,9 @@ async function claimIn(tx: Tx, projectId: string, runId: string, worker: string)
     projectId,
     runId,
     from: ["queued", "running"],
+    // A held run (a suite run's, waiting for a slot of its maxParallel) has no job and is not
+    // claimed even if one appears: it is claimed once released.
+    where: sql`not ${runs.held}`,
     set: {
       status: "running",
       attempt: sql`${runs.attempt} + 1`,
@@ -153,7 +157,11 @@ export interface RunOutcome {
     | undefined;
 }
 
-/** Writes the terminal state of an attempt. Fenced: false when the attempt is stale. */
+/**
+ * Writes the terminal state of an attempt. Fenced: false when the attempt is stale. A suite run's
+ * child also settles its suite run in the same transaction (failFast, held siblings released: see
+ * suite-flow.ts); what the caller must then enqueue or withdraw is added to `effects`.
+ */
 export async function finishRun(
   db: Db,
   projectId: string,
@@ -161,37 +169,44 @@ export async function finishRun(
   attempt: number,
   outcome: RunOutcome,
   worker: string,
+  effects?: SuiteEffects,
 ): Promise<boolean> {
   return db.transaction(async (tx) => {
-    const updated = await transitionRun(tx, {
-      projectId,
-      runId,
-      from: ["running"],
-      attempt,
-      set: {
-        status: outcome.status,
-        finishedAt: new Date(),
-        durationMs: Math.round(outcome.durationMs),
-        actionsPassed: outcome.counts.passed,
-        actionsFailed: outcome.counts.failed,
-        actionsSkipped: outcome.counts.skipped,
-        errorKind: outcome.error?.kind ?? null,
-        errorCode: outcome.error?.code ?? null,
-        errorMessage: outcome.error?.message ?? null,
-        failedActionIndex: outcome.error?.actionIndex ?? null,
-        artifacts: outcome.artifacts ?? {},
-      },
-      event: {
-        type: "finished",
-        worker,
-        data: {
-          status: outcome.status,
-          durationMs: Math.round(outcome.durationMs),
-          counts: outcome.counts,
-          ...(outcome.error ? { error: outcome.error } : {}),
-        },
-      },
-    });
+    const updated = await endRunInTx(
+      tx,
+      { projectId, runId, status: outcome.status },
+      () =>
+        transitionRun(tx, {
+          projectId,
+          runId,
+          from: ["running"],
+          attempt,
+          set: {
+            status: outcome.status,
+            finishedAt: new Date(),
+            durationMs: Math.round(outcome.durationMs),
+            actionsPassed: outcome.counts.passed,
+            actionsFailed: outcome.counts.failed,
+            actionsSkipped: outcome.counts.skipped,
+            errorKind: outcome.error?.kind ?? null,
+            errorCode: outcome.error?.code ?? null,
+            errorMessage: outcome.error?.message ?? null,
+            failedActionIndex: outcome.error?.actionIndex ?? null,
+            artifacts: outcome.artifacts ?? {},
+          },
+          event: {
+            type: "finished",
+            worker,
+            data: {
+              status: outcome.status,
+              durationMs: Math.round(outcome.durationMs),
+              counts: outcome.counts,
+              ...(outcome.error ? { error: outcome.error } : {}),
+            },
+          },
+        }),
+      effects,
+    );
     return updated !== null;
   });
 }
@@ -237,29 +252,37 @@ export async function failUnfinishedRun(
      * claim makes this a no-op). Omitted: whatever the attempt (the queue giving up on a job).
      */
     attempt?: number;
+    /** A suite run's child: what the caller enqueues or withdraws after the commit (see {@link finishRun}). */
+    effects?: SuiteEffects;
   } = {},
 ): Promise<boolean> {
   return db.transaction(async (tx) => {
     const now = new Date();
-    const updated = await transitionRun(tx, {
-      projectId,
-      runId,
-      from: ["queued", "running"],
-      ...(options.attempt === undefined ? {} : { attempt: options.attempt }),
-      set: {
-        status: "errored",
-        finishedAt: now,
-        errorKind: error.kind,
-        errorCode: null,
-        errorMessage: error.message,
-        ...(options.deadLetter ? { deadLetteredAt: now } : {}),
-      },
-      event: {
-        type: "finished",
-        worker,
-        data: { status: "errored", error, ...(options.deadLetter ? { deadLettered: true } : {}) },
-      },
-    });
+    const updated = await endRunInTx(
+      tx,
+      { projectId, runId, status: "errored" },
+      () =>
+        transitionRun(tx, {
+          projectId,
+          runId,
+          from: ["queued", "running"],
+          ...(options.attempt === undefined ? {} : { attempt: options.attempt }),
+          set: {
+            status: "errored",
+            finishedAt: now,
+            errorKind: error.kind,
+            errorCode: null,
+            errorMessage: error.message,
+            ...(options.deadLetter ? { deadLetteredAt: now } : {}),
+          },
+          event: {
+            type: "finished",
+            worker,
+            data: { status: "errored", error, ...(options.deadLetter ? { deadLettered: true } : {}) },
+          },
+        }),
+      options.effects,
+    );
     return updated !== null;
   });
 }

@@ -18,8 +18,9 @@ export interface UnfinishedRun {
 }
 
 /**
- * Runs still `queued` that were created before `queuedBefore`, and runs `running` that started
- * before `runningBefore`: the reconciler's candidates, oldest first. The one query that spans
+ * Runs still `queued` that were created before `queuedBefore` (except held ones: a suite run's
+ * runs waiting for a slot have no job on purpose), and runs `running` that started before
+ * `runningBefore`: the reconciler's candidates, oldest first. The one query that spans
  * projects besides authentication: reconciliation is the system's own housekeeping, and what it
  * does to each run goes through the project-scoped functions.
  */
@@ -39,7 +40,7 @@ export async function findStaleUnfinishedRuns(
     .from(runs)
     .where(
       sql`${runs.status} in ('queued', 'running') and (
-        (${runs.status} = 'queued' and ${runs.createdAt} < ${options.queuedBefore.toISOString()}::timestamptz) or
+        (${runs.status} = 'queued' and not ${runs.held} and ${runs.createdAt} < ${options.queuedBefore.toISOString()}::timestamptz) or
         (${runs.status} = 'running' and ${runs.startedAt} < ${options.runningBefore.toISOString()}::timestamptz))`,
     )
     .orderBy(asc(runs.createdAt))

@@ -9,6 +9,7 @@ import { type Db, queryPrepared } from "../client.ts";
 import { type CiMetadataRow, type Run, runs } from "../schema.ts";
 import { getRun } from "./runs-read.ts";
 import { appendRunEvent, cancelQueuedRunInTx, requestRunCancelInTx } from "./runs-transition.ts";
+import { endRunInTx, noSuiteEffects } from "./suite-flow.ts";
 
 export interface CreateRunInput {
   recordingId: string | null;
@@ -221,18 +222,25 @@ function newRunAsStored({ projectId, input }: CreateRunRequest, id: string, crea
 /**
  * Cancels a run that has not started. Returns the run after the attempt and whether this call
  * cancelled it (false when it came too late: running, finished, or already cancelled). Null when
- * it does not exist.
+ * it does not exist. A suite run's child frees its slot: `released` are the held siblings this
+ * released (queued, no job yet), whose jobs the caller adds.
  */
 export async function cancelQueuedRun(
   db: Db,
   projectId: string,
   runId: string,
-): Promise<{ run: Run; cancelled: boolean } | null> {
+): Promise<{ run: Run; cancelled: boolean; released: Run[] } | null> {
   return db.transaction(async (tx) => {
-    const updated = await cancelQueuedRunInTx(tx, { projectId, runId, message: "Cancelled before it started" });
-    if (updated) return { run: updated, cancelled: true };
+    const effects = noSuiteEffects();
+    const updated = await endRunInTx(
+      tx,
+      { projectId, runId, status: "cancelled" },
+      () => cancelQueuedRunInTx(tx, { projectId, runId, message: "Cancelled before it started" }),
+      effects,
+    );
+    if (updated) return { run: updated, cancelled: true, released: effects.release };
     const current = await getRun(tx, projectId, runId);
-    return current ? { run: current, cancelled: false } : null;
+    return current ? { run: current, cancelled: false, released: [] } : null;
   });
 }
 

@@ -35,7 +35,14 @@ import {
 } from "../schema.ts";
 import { beforeCursor, type Page, toPage } from "./pagination.ts";
 import { cancelQueuedRunInTx, requestRunCancelInTx, type Tx } from "./runs-transition.ts";
-import { createSuiteRunInTx, getSuite, resolveSuiteMembers, type SuiteChildInput } from "./suites.ts";
+import { lockSuiteRunsOfRuns } from "./suite-flow.ts";
+import {
+  createSuiteRunInTx,
+  getSuite,
+  resolveSuiteMembers,
+  type SuiteChildInput,
+  unsealedSensitiveVariable,
+} from "./suites.ts";
 
 /** What a user sets on a schedule (the API validates it). */
 export type ScheduleInput = Pick<
@@ -304,7 +311,13 @@ export async function fireScheduleInTx(
           : await log("buffered", { reason: "starts when the unfinished run(s) of an earlier fire end" });
         return effects;
       }
-      // cancel_previous
+      // cancel_previous. Their suite runs are locked first (suite-flow.ts's lock order), so a
+      // sibling finishing meanwhile cannot deadlock with these cancels.
+      await lockSuiteRunsOfRuns(
+        tx,
+        schedule.projectId,
+        unfinished.map((run) => run.id),
+      );
       for (const run of unfinished) {
         if (run.status === "queued") {
           const done = await cancelQueuedRunInTx(tx, {
@@ -400,6 +413,17 @@ async function startRunsOf(
   if (!suite) return { reason: `suite ${schedule.suiteId} no longer exists` };
   const members = await resolveSuiteMembers(tx, schedule.projectId, suite);
   if (members.length === 0) return { reason: `suite ${suite.name} selects no recording` };
+  // The suite's variables as stored: sealed by the API when it has SECRETS_KEY (this worker never
+  // sees them open). One a recording declares sensitive but stored open is not run.
+  const variables = suite.defaults.variables ?? {};
+  for (const member of members) {
+    const open = unsealedSensitiveVariable(variables, recordingSchema.parse(member.recording));
+    if (open !== undefined) {
+      return {
+        reason: `recording ${member.id} declares variable ${open} sensitive, and the suite stores its value unencrypted (saved without SECRETS_KEY); save the suite's variables again`,
+      };
+    }
+  }
   const children: SuiteChildInput[] = members.map((member) => {
     const recording = recordingSchema.parse(member.recording);
     return {
@@ -409,8 +433,9 @@ async function startRunsOf(
       priority: overrides.priority ?? suite.defaults.priority ?? PRIORITY_DEFAULT,
       timeoutMs: overrides.timeoutMs ?? suite.defaults.timeoutMs ?? defaults.timeoutMs,
       actionTimeoutMs: defaults.actionTimeoutMs,
-      maxAttempts: defaults.maxAttempts,
+      maxAttempts: suite.defaults.retries === undefined ? defaults.maxAttempts : suite.defaults.retries + 1,
       options: overrides.options ?? suite.defaults.options ?? {},
+      variables,
     };
   });
   const created = await createSuiteRunInTx(tx, schedule.projectId, {
@@ -419,7 +444,11 @@ async function startRunsOf(
     scheduleId: schedule.id,
     idempotencyKey: `schedule:${schedule.id}:${scheduledAt.toISOString()}`,
   });
-  return { runs: created.created ? created.runs : [], ids: { suiteRunId: created.suiteRun.id } };
+  // Held runs (maxParallel) get their jobs when released, not now.
+  return {
+    runs: created.created ? created.runs.filter((run) => !run.held) : [],
+    ids: { suiteRunId: created.suiteRun.id },
+  };
 }
 
 /** `fireScheduleInTx` in its own transaction; a time another transaction logged first does nothing. */

@@ -1,11 +1,13 @@
 /**
  * Suites and suite runs. A suite names recordings (explicit ids and/or a tag query); a suite run
  * snapshots that membership and is the parent of one queued run per recording, created together in
- * one transaction under the project's queue limit. Its status is derived from its children's.
+ * one transaction under the project's queue limit. Its status is derived from its children's. With
+ * `maxParallel` = N, the runs after the first N are created held (queued, no job) and released as
+ * their siblings end; with `failFast`, a failed run cancels those not started (suite-flow.ts).
  *
  * Every function takes `projectId` and filters by it: tenant isolation lives here.
  */
-import { newId, type RunStatus } from "@conveyor/core";
+import { isSealed, newId, type RunStatus, sensitiveVariableNames } from "@conveyor/core";
 import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { type Db, isUniqueViolation } from "../client.ts";
 import {
@@ -27,12 +29,18 @@ import { beforeCursor, type Page, toPage } from "./pagination.ts";
 import { QueueFullError } from "./runs-submit.ts";
 import { cancelQueuedRunInTx, type Executor, requestRunCancelInTx, type Tx } from "./runs-transition.ts";
 
+export { lockSuiteRunOfRun, noSuiteEffects, type SuiteEffects, settleSuiteRunInTx } from "./suite-flow.ts";
+
 /** The fields of a suite a user sets. */
 export interface SuiteInput {
   name: string;
   recordingIds: string[];
   tagQuery: TagQueryRow | null;
   defaults: SuiteDefaultsRow;
+  /** At most this many of a suite run's runs queued (not held) or running at once; null (default): no limit. */
+  maxParallel?: number | null;
+  /** A failed or errored run cancels the suite run's runs that have not started. Default false. */
+  failFast?: boolean;
 }
 
 /** A suite with this name already exists in the project. */
@@ -140,7 +148,11 @@ function tagCondition(query: TagQueryRow): SQL | undefined {
  * The recordings a suite runs now, in its order: its explicit `recordingIds` that still exist (in
  * the order given), then every other recording its `tagQuery` matches, by name then id.
  */
-export async function resolveSuiteMembers(db: Executor, projectId: string, suite: Suite): Promise<RecordingRow[]> {
+export async function resolveSuiteMembers(
+  db: Executor,
+  projectId: string,
+  suite: Pick<Suite, "recordingIds" | "tagQuery">,
+): Promise<RecordingRow[]> {
   const explicit = suite.recordingIds.length
     ? await db
         .select()
@@ -174,6 +186,8 @@ export interface SuiteChildInput {
   actionTimeoutMs: number;
   maxAttempts: number;
   options: Run["options"];
+  /** Values for `${NAME}` placeholders, sealed as the run's recording requires. Default none. */
+  variables?: Record<string, string>;
 }
 
 export interface CreateSuiteRunInput {
@@ -195,8 +209,10 @@ export interface SuiteRunWithRuns {
 /**
  * Creates a suite run and its children (queued, each with its `queued` event) in one transaction:
  * all or nothing, checked against the project's queue limit under the lock of its counts row (as
- * `POST /api/runs` is). With an Idempotency-Key this project already used for a suite run, returns
- * that one and `created: false` instead.
+ * `POST /api/runs` is; held runs count, they are queued). The suite's `maxParallel` and `failFast`
+ * are copied onto the suite run; with `maxParallel` = N, the children after the first N are created
+ * `held`: the caller enqueues only the others. With an Idempotency-Key this project already used
+ * for a suite run, returns that one and `created: false` instead.
  */
 export async function createSuiteRun(
   db: Db,
@@ -238,6 +254,8 @@ export async function createSuiteRunInTx(
         ci: input.ci ?? null,
         runIds,
         total: runIds.length,
+        maxParallel: input.suite.maxParallel,
+        failFast: input.suite.failFast,
         idempotencyKey: input.idempotencyKey ?? null,
         requestHash: input.requestHash ?? null,
         createdAt: now,
@@ -266,8 +284,10 @@ export async function createSuiteRunInTx(
           actionTimeoutMs: child.actionTimeoutMs,
           recording: child.recording,
           options: child.options,
+          variables: child.variables ?? {},
           actionsTotal: child.actionsTotal,
           suiteRunId,
+          held: input.suite.maxParallel !== null && i >= input.suite.maxParallel,
           ci: input.ci ?? null,
           scheduleId: input.scheduleId ?? null,
           createdAt: now,
@@ -280,12 +300,29 @@ export async function createSuiteRunInTx(
         runId: run.id,
         projectId,
         type: "queued" as const,
-        data: { priority: run.priority, suiteRunId, ...(input.scheduleId ? { scheduleId: input.scheduleId } : {}) },
+        data: {
+          priority: run.priority,
+          suiteRunId,
+          ...(run.held ? { held: true } : {}),
+          ...(input.scheduleId ? { scheduleId: input.scheduleId } : {}),
+        },
         createdAt: now,
       })),
     );
     return { suiteRun, runs: inOrder(children, runIds), created: true };
   }
+}
+
+/**
+ * The first variable `recording` declares sensitive whose value in `variables` is not sealed (a
+ * suite's default stored while the server had no SECRETS_KEY); undefined when there is none.
+ */
+export function unsealedSensitiveVariable(
+  variables: Readonly<Record<string, string>>,
+  recording: RecordingRow["recording"],
+): string | undefined {
+  const sensitive = sensitiveVariableNames(recording);
+  return Object.keys(variables).find((name) => sensitive.has(name) && !isSealed(variables[name] ?? ""));
 }
 
 function inOrder(children: Run[], runIds: readonly string[]): Run[] {
@@ -314,14 +351,24 @@ async function childrenOf(db: Executor, projectId: string, suiteRun: SuiteRun): 
   return inOrder(children, suiteRun.runIds);
 }
 
+/**
+ * A suite run with its children. The children are read first: a child's end and what it did to
+ * the suite run (`failedFastAt`) commit together, so a suite run read after its children shows at
+ * least what they show (read the other way round, a finished child could come with a suite run
+ * read just before that commit).
+ */
 export async function getSuiteRun(db: Executor, projectId: string, id: string): Promise<SuiteRunWithRuns | null> {
+  const children = await db
+    .select()
+    .from(runs)
+    .where(and(eq(runs.projectId, projectId), eq(runs.suiteRunId, id)));
   const [suiteRun] = await db
     .select()
     .from(suiteRuns)
     .where(and(eq(suiteRuns.projectId, projectId), eq(suiteRuns.id, id)))
     .limit(1);
   if (!suiteRun) return null;
-  return { suiteRun, runs: await childrenOf(db, projectId, suiteRun) };
+  return { suiteRun, runs: inOrder(children, suiteRun.runIds) };
 }
 
 /** How many of a suite run's children are in each status. */
@@ -419,8 +466,8 @@ export function statusCounts(children: readonly Run[]): StatusCounts {
 }
 
 /**
- * Cancels a suite run: marks it cancelled and cancels its queued children (as `POST
- * /api/runs/:id/cancel` does, each with its event), in one transaction. Returns the ids of the
+ * Cancels a suite run: marks it cancelled and cancels its queued children, held ones included (as
+ * `POST /api/runs/:id/cancel` does, each with its event), in one transaction. Returns the ids of the
  * children that were cancelled while queued and of those still running (whose workers the caller
  * tells to stop); null when the suite run does not exist.
  */
