@@ -20,9 +20,11 @@ import {
   failUnfinishedRun,
   finishRun,
   getProjectEgressAllow,
+  noSuiteEffects,
   type RunOutcome,
   recordActionResult,
   requeueRun,
+  type SuiteEffects,
 } from "@conveyor/db";
 import { type BrowserPool, executeRecording, type RunResult } from "@conveyor/runner";
 import { DelayedError, type Job, UnrecoverableError, WaitingError } from "bullmq";
@@ -48,6 +50,30 @@ export interface ProcessorDeps {
   observer?: RunObserver | undefined;
   /** PROJECT_MAX_CONCURRENT_RUNS: a project's runs executing at once when it sets no limit; 0: none. Default 0. */
   defaultMaxConcurrentRuns?: number;
+  /**
+   * After a suite run's child ended: adds the jobs of the held siblings it released (with
+   * `backoffMs`, the ending job's retry backoff) and removes those of the siblings failFast
+   * cancelled. A failure is the caller's to log: the reconciler delivers released runs anyway.
+   * Default: nothing (the reconciler delivers them after RECONCILE_GRACE_MS).
+   */
+  applySuiteEffects?: ((effects: SuiteEffects, backoffMs: number) => Promise<void>) | undefined;
+}
+
+/** Hands a child's {@link SuiteEffects} to `deps.applySuiteEffects`, when there are any; never throws. */
+export async function applySuiteEffects(
+  deps: Pick<ProcessorDeps, "applySuiteEffects" | "logger">,
+  effects: SuiteEffects,
+  backoffMs: number,
+): Promise<void> {
+  if (!deps.applySuiteEffects || (effects.release.length === 0 && effects.withdraw.length === 0)) return;
+  try {
+    await deps.applySuiteEffects(effects, backoffMs);
+  } catch (error) {
+    deps.logger.warn(
+      { err: error, released: effects.release.map((r) => r.id), withdrawn: effects.withdraw },
+      "could not enqueue the suite run's released runs (the reconciler will) or remove its cancelled ones' jobs",
+    );
+  }
 }
 
 /**
@@ -122,7 +148,7 @@ export function createRunProcessor(deps: ProcessorDeps) {
       // Cancelled while a previous attempt ran, and that attempt's worker is gone.
       return await finishRunNow(
         deps,
-        { projectId, runId, jobId: job.id, attempt },
+        { projectId, runId, jobId: job.id, attempt, backoffMs: backoffBaseMs(job) },
         {
           status: "cancelled",
           durationMs: 0,
@@ -163,7 +189,12 @@ export function createRunProcessor(deps: ProcessorDeps) {
       if (actionWriteError !== null) throw actionWriteError;
     };
     const finish = (outcome: RunOutcome, actionsExecuted: number) =>
-      finishRunNow(deps, { projectId, runId, jobId: job.id, attempt }, outcome, actionsExecuted);
+      finishRunNow(
+        deps,
+        { projectId, runId, jobId: job.id, attempt, backoffMs: backoffBaseMs(job) },
+        outcome,
+        actionsExecuted,
+      );
 
     let result: RunResult | undefined;
     try {
@@ -293,6 +324,7 @@ export function createRunProcessor(deps: ProcessorDeps) {
       }
       const attempts = job.opts.attempts ?? 1;
       if (job.attemptsMade + 1 >= attempts) {
+        const effects = noSuiteEffects();
         const written = await failUnfinishedRun(
           db,
           projectId,
@@ -300,8 +332,9 @@ export function createRunProcessor(deps: ProcessorDeps) {
           { kind, message: `gave up after ${attempts} attempt(s): ${message}` },
           deps.workerName,
           // Fenced: a newer attempt (this one's lock lost meanwhile) owns the run's ending.
-          { deadLetter: true, attempt },
+          { deadLetter: true, attempt, effects },
         );
+        await applySuiteEffects(deps, effects, backoffBaseMs(job));
         if (!written) {
           log.warn(
             { err: thrown, status: "errored" },
@@ -359,11 +392,13 @@ export function createRunProcessor(deps: ProcessorDeps) {
  */
 async function finishRunNow(
   deps: ProcessorDeps,
-  ids: { projectId: string; runId: string; jobId: string | undefined; attempt: number },
+  ids: { projectId: string; runId: string; jobId: string | undefined; attempt: number; backoffMs: number },
   outcome: RunOutcome,
   actionsExecuted = 0,
 ): Promise<ProcessResult> {
-  const written = await finishRun(deps.db.db, ids.projectId, ids.runId, ids.attempt, outcome, deps.workerName);
+  const effects = noSuiteEffects();
+  const written = await finishRun(deps.db.db, ids.projectId, ids.runId, ids.attempt, outcome, deps.workerName, effects);
+  await applySuiteEffects(deps, effects, ids.backoffMs);
   const fields = {
     runId: ids.runId,
     jobId: ids.jobId,

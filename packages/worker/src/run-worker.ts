@@ -1,7 +1,10 @@
 import type { ArtifactStore } from "@conveyor/artifacts";
 import {
+  buildJob,
   cancelChannel,
   type EgressPolicy,
+  enqueueBuilt,
+  jobIdForRun,
   type Logger,
   RUNS_QUEUE,
   readJob,
@@ -9,11 +12,11 @@ import {
   runAliveKey,
   toRunError,
 } from "@conveyor/core";
-import { type DbHandle, failUnfinishedRun } from "@conveyor/db";
+import { type DbHandle, failUnfinishedRun, noSuiteEffects, type SuiteEffects } from "@conveyor/db";
 import type { BrowserPool } from "@conveyor/runner";
-import { type MinimalJob, Worker } from "bullmq";
+import { type MinimalJob, Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { type AbortReason, backoffBaseMs, createRunProcessor } from "./processor.ts";
+import { type AbortReason, applySuiteEffects, backoffBaseMs, createRunProcessor } from "./processor.ts";
 import type { RunObserver } from "./stats.ts";
 
 export interface RunWorkerOptions {
@@ -62,6 +65,8 @@ export function runBackoffStrategy(
 export class RunWorker {
   readonly worker: Worker;
   private readonly active = new Map<string, AbortController>();
+  /** Adds the jobs of a suite run's released runs and removes those failFast cancelled (made on first use). */
+  private runsQueue: Queue | undefined;
 
   private readonly options: RunWorkerOptions;
   constructor(options: RunWorkerOptions) {
@@ -77,6 +82,7 @@ export class RunWorker {
       secretsKey: options.secretsKey,
       observer: options.observer,
       defaultMaxConcurrentRuns: options.defaultMaxConcurrentRuns ?? 0,
+      applySuiteEffects: (effects, backoffMs) => this.applySuiteEffects(effects, backoffMs),
     });
     this.worker = new Worker(RUNS_QUEUE, processor, {
       connection: options.connection,
@@ -103,13 +109,19 @@ export class RunWorker {
       if (!parsed.ok) return;
       void (async () => {
         if ((await job.getState()) !== "failed") return;
+        const effects = noSuiteEffects();
         await failUnfinishedRun(
           options.db.db,
           parsed.payload.projectId,
           parsed.payload.runId,
           { kind: "transient", message: `the queue gave up on this run: ${error.message}` },
           options.name,
-          { deadLetter: true },
+          { deadLetter: true, effects },
+        );
+        await applySuiteEffects(
+          { applySuiteEffects: (e, backoffMs) => this.applySuiteEffects(e, backoffMs), logger: options.logger },
+          effects,
+          backoffBaseMs(job),
         );
       })().catch((err: unknown) =>
         options.logger.error({ err, runId: parsed.payload.runId }, "could not mark run errored"),
@@ -119,6 +131,30 @@ export class RunWorker {
 
   private subscriber: Redis | undefined;
   private aliveTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * After a suite run's child ended: its released siblings' jobs added (as the API adds a run's:
+   * job id = run id, so the reconciler's add of the same run is a no-op), its failFast-cancelled
+   * siblings' jobs removed (a job a worker already took is skipped at claim: the run is cancelled).
+   */
+  private async applySuiteEffects(effects: SuiteEffects, backoffMs: number): Promise<void> {
+    this.runsQueue ??= new Queue(RUNS_QUEUE, { connection: this.options.connection, prefix: this.options.prefix });
+    const queue = this.runsQueue;
+    for (const runId of effects.withdraw) await queue.remove(jobIdForRun(runId));
+    if (effects.release.length === 0) return;
+    const jobs = effects.release.map((run) =>
+      buildJob(
+        "run",
+        { runId: run.id, projectId: run.projectId },
+        { priority: run.priority, policy: { attempts: run.maxAttempts, backoffMs } },
+      ),
+    );
+    await enqueueBuilt(queue, jobs);
+    this.options.logger.info(
+      { runs: effects.release.map((run) => run.id), suiteRunId: effects.release[0]?.suiteRunId },
+      "suite run's held runs released and enqueued",
+    );
+  }
 
   /** Rewrites the alive key of every run executing here (see runAliveKey). */
   private async refreshAlive(): Promise<void> {
@@ -180,6 +216,7 @@ export class RunWorker {
       clearTimeout(timer);
       clearInterval(this.aliveTimer);
       this.subscriber?.disconnect();
+      await this.runsQueue?.close().catch(() => undefined);
     }
   }
 }
