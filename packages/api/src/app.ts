@@ -275,6 +275,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   registerSuiteRoutes(app, {
     db: options.db,
+    secrets,
     queue: options.queue,
     redis: options.redis,
     queuePrefix: options.queuePrefix,

@@ -24,6 +24,8 @@ export interface QueuedRunRef {
   id: string;
   projectId: string;
   priority: number;
+  /** The run's own attempts (a suite's `retries` + 1); default: the queue's policy. */
+  maxAttempts?: number;
 }
 
 /** The API's side of the runs queue: enqueue, deliver, withdraw, count. */
@@ -99,7 +101,10 @@ export function createRunQueue(connection: Redis, options: RunQueueOptions): Run
         buildJob(
           "run",
           { runId: run.id, projectId: run.projectId },
-          { priority: run.priority, policy: options.policy },
+          {
+            priority: run.priority,
+            policy: run.maxAttempts === undefined ? options.policy : { ...options.policy, attempts: run.maxAttempts },
+          },
         ),
       );
       await enqueueBuilt(queue, jobs);

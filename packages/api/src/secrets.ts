@@ -1,7 +1,9 @@
 import {
   ApiError,
+  isSealed,
   parseSecretsKey,
   type RecordingInput,
+  seal,
   sealRecording,
   sealVariables,
   sensitivePaths,
@@ -11,7 +13,25 @@ import {
 /** The API's side of sensitive values: seal before writing, refuse when there is no key. */
 export interface Secrets {
   sealRecording<T extends RecordingInput>(recording: T, fieldPrefix?: string): T;
-  sealVariables(variables: Record<string, string>, recording: RecordingInput): Record<string, string>;
+  /**
+   * Seals the values of the variables `recording` declares sensitive (values already sealed stay
+   * as they are). `field` names a variable in the refusal (default `body.variables.<name>`).
+   */
+  sealVariables(
+    variables: Record<string, string>,
+    recording: RecordingInput,
+    field?: (name: string) => string,
+  ): Record<string, string>;
+  /**
+   * A suite's default variables, to store: with a key every value is sealed (the suite does not know
+   * yet which recordings a later suite run will give them to); without one, a variable any of
+   * `recordings` declares sensitive is refused. `field` names it in the refusal.
+   */
+  sealStoredVariables(
+    variables: Record<string, string>,
+    recordings: readonly RecordingInput[],
+    field: (name: string) => string,
+  ): Record<string, string>;
 }
 
 export function createSecrets(secretsKey: string | undefined): Secrets {
@@ -29,11 +49,22 @@ export function createSecrets(secretsKey: string | undefined): Secrets {
       if (!key) throw refuse(`${fieldPrefix}.${paths[0]}`);
       return sealRecording(recording, key);
     },
-    sealVariables(variables, recording) {
+    sealVariables(variables, recording, field = (name) => `body.variables.${name}`) {
       const sensitive = sensitiveVariableNames(recording);
       const name = Object.keys(variables).find((n) => sensitive.has(n));
-      if (name !== undefined && !key) throw refuse(`body.variables.${name}`);
+      if (name !== undefined && !key) throw refuse(field(name));
       return sealVariables(variables, sensitive, key);
+    },
+    sealStoredVariables(variables, recordings, field) {
+      if (key) {
+        return Object.fromEntries(
+          Object.entries(variables).map(([name, value]) => [name, isSealed(value) ? value : seal(value, key)]),
+        );
+      }
+      const sensitive = new Set(recordings.flatMap((recording) => [...sensitiveVariableNames(recording)]));
+      const name = Object.keys(variables).find((n) => sensitive.has(n));
+      if (name !== undefined) throw refuse(field(name));
+      return variables;
     },
   };
 }

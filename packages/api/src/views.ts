@@ -40,6 +40,7 @@ export function runView(run: Run) {
     deadLetteredAt: run.deadLetteredAt?.toISOString() ?? null,
     retryOf: run.retryOf,
     suiteRunId: run.suiteRunId,
+    held: run.held,
     scheduleId: run.scheduleId,
     ci: run.ci,
     worker: run.worker,
@@ -95,13 +96,21 @@ export function recordingView(row: RecordingRow) {
   };
 }
 
+/** A suite's defaults as shown: variables by name only (their values never leave). */
+function suiteDefaultsView(defaults: Suite["defaults"]) {
+  const { variables, ...rest } = defaults;
+  return variables === undefined ? rest : { ...rest, variables: Object.keys(variables).sort() };
+}
+
 export function suiteView(suite: Suite) {
   return {
     id: suite.id,
     name: suite.name,
     recordingIds: suite.recordingIds,
     tagQuery: suite.tagQuery,
-    defaults: suite.defaults,
+    defaults: suiteDefaultsView(suite.defaults),
+    maxParallel: suite.maxParallel,
+    failFast: suite.failFast,
     createdAt: suite.createdAt.toISOString(),
     updatedAt: suite.updatedAt.toISOString(),
     links: { self: `/api/suites/${suite.id}`, runs: `/api/suites/${suite.id}/runs` },
@@ -125,6 +134,9 @@ export function suiteRunSummaryView(suiteRun: SuiteRun, counts: StatusCounts) {
       cancelled: counts.cancelled ?? 0,
     },
     ci: suiteRun.ci,
+    maxParallel: suiteRun.maxParallel,
+    failFast: suiteRun.failFast,
+    failedFastAt: suiteRun.failedFastAt?.toISOString() ?? null,
     cancelledAt: suiteRun.cancelledAt?.toISOString() ?? null,
     createdAt: suiteRun.createdAt.toISOString(),
     links: { self: `/api/suite-runs/${suiteRun.id}`, runs: `/api/runs?suiteRunId=${suiteRun.id}` },
@@ -222,6 +234,9 @@ export const runResponse = z.object({
   deadLetteredAt: z.string().nullable(),
   retryOf: z.string().nullable(),
   suiteRunId: z.string().nullable().describe("The suite run this run belongs to"),
+  held: z
+    .boolean()
+    .describe("Queued, waiting for a slot of its suite run's maxParallel (no job yet); false once released"),
   scheduleId: z.string().nullable().describe("The schedule that started the run (or its suite run)"),
   ci: ciResponse.describe("CI metadata sent with the run or its suite run"),
   worker: z.string().nullable(),
@@ -304,8 +319,16 @@ export const suiteResponse = z.object({
   recordingIds: z.array(z.string()).describe("Recordings run in this order (ids that no longer exist are skipped)"),
   tagQuery: tagQueryResponse.describe("Recordings whose tags match are run too, after the explicit ones, by name"),
   defaults: z
-    .object({ priority: z.number().optional(), timeoutMs: z.number().optional(), options: jsonObject.optional() })
+    .object({
+      priority: z.number().optional(),
+      timeoutMs: z.number().optional(),
+      options: jsonObject.optional(),
+      variables: z.array(z.string()).optional().describe("Names only: values never leave"),
+      retries: z.number().optional().describe("Extra attempts after an infrastructure error"),
+    })
     .describe("Given to each run of a suite run unless the suite run overrides it"),
+  maxParallel: z.number().nullable().describe("At most this many runs of a suite run queued or running at once"),
+  failFast: z.boolean().describe("A failed or errored run cancels the suite run's runs that have not started"),
   createdAt: z.string(),
   updatedAt: z.string(),
   links: z.object({ self: z.string(), runs: z.string() }),
@@ -328,6 +351,9 @@ export const suiteRunSummaryResponse = z.object({
     cancelled: z.number(),
   }),
   ci: ciResponse,
+  maxParallel: z.number().nullable().describe("The suite's maxParallel when the suite run started"),
+  failFast: z.boolean().describe("The suite's failFast when the suite run started"),
+  failedFastAt: z.string().nullable().describe("When a failed run stopped the suite run (failFast)"),
   cancelledAt: z.string().nullable(),
   createdAt: z.string(),
   links: z.object({ self: z.string(), runs: z.string() }),

@@ -5,9 +5,10 @@
  * and running children, Idempotency-Key, the queue limit (all or nothing), CI metadata filters,
  * and tenant isolation.
  */
+import { isSealed } from "@conveyor/core";
 import { claimRun, finishRun, type RunOutcome } from "@conveyor/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { auth, createProjectViaApi, createTestApp, sampleRecording, type TestApp } from "./helpers.ts";
+import { auth, createProjectViaApi, createTestApp, DEFAULTS, sampleRecording, type TestApp } from "./helpers.ts";
 
 let t: TestApp;
 let p: { id: string; apiKey: string };
@@ -116,7 +117,14 @@ describe("suites", () => {
       [{ name: "none-only", tagQuery: { none: ["slow"] } }, 400, "body.tagQuery"],
       [{ name: "", recordingIds: [a] }, 400, "body.name"],
       [{ name: "prio", recordingIds: [a], defaults: { priority: 11 } }, 400, "body.defaults.priority"],
-      [{ name: "extra", recordingIds: [a], maxParallel: 2 }, 400, "maxParallel"],
+      [{ name: "extra", recordingIds: [a], maxRuns: 2 }, 400, "maxRuns"],
+      [{ name: "par0", recordingIds: [a], maxParallel: 0 }, 400, "body.maxParallel"],
+      [{ name: "par-frac", recordingIds: [a], maxParallel: 1.5 }, 400, "body.maxParallel"],
+      [{ name: "ff", recordingIds: [a], failFast: "yes" }, 400, "body.failFast"],
+      [{ name: "retries", recordingIds: [a], defaults: { retries: 11 } }, 400, "body.defaults.retries"],
+      [{ name: "retries-neg", recordingIds: [a], defaults: { retries: -1 } }, 400, "body.defaults.retries"],
+      [{ name: "var", recordingIds: [a], defaults: { variables: { "no-dash": "x" } } }, 400, "body.defaults.variables"],
+      [{ name: "var-num", recordingIds: [a], defaults: { variables: { N: 1 } } }, 400, "body.defaults.variables.N"],
     ];
     for (const [payload, status, field] of cases) {
       const response = await call("POST", "/api/suites", payload);
@@ -374,5 +382,262 @@ describe("suite runs", () => {
     expect((await call("POST", `/api/suite-runs/${started.body.id}/cancel`, undefined, other.apiKey)).status).toBe(404);
     expect((await call("GET", "/api/suite-runs/nope")).status).toBe(404);
     expect((await call("GET", "/api/suite-runs", undefined, other.apiKey)).body.items).toEqual([]);
+  });
+});
+
+/** A recording that types the sensitive variable `${PASSWORD}` and the plain `${USER}`. */
+function variablesRecording(name: string) {
+  return {
+    version: 1,
+    name,
+    variables: [{ name: "PASSWORD", sensitive: true }, { name: "USER" }],
+    actions: [
+      { type: "navigate", url: "https://shop.example.test/login" },
+      { type: "input", selector: "#username", value: "${USER}" },
+      { type: "input", selector: "#password", value: "${PASSWORD}" },
+    ],
+  };
+}
+
+async function rows<T extends Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
+  return t.db.query<T>(text, params);
+}
+
+describe("suite flow: maxParallel, failFast, variables, retries", () => {
+  it("maxParallel and failFast are set, shown, changed, and snapshotted onto each suite run", async () => {
+    const a = await recording("flow-fields");
+    const created = await call("POST", "/api/suites", { name: "flow-fields", recordingIds: [a], maxParallel: 2 });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ maxParallel: 2, failFast: false });
+    const patched = await call("PATCH", `/api/suites/${created.body.id}`, { failFast: true });
+    expect(patched.body).toMatchObject({ maxParallel: 2, failFast: true });
+    const started = await call("POST", `/api/suites/${created.body.id}/runs`, {});
+    expect(started.body).toMatchObject({ maxParallel: 2, failFast: true, failedFastAt: null });
+    const unlimited = await call("PATCH", `/api/suites/${created.body.id}`, { maxParallel: null, failFast: false });
+    expect(unlimited.body).toMatchObject({ maxParallel: null, failFast: false });
+    // The suite run that started keeps what the suite said then.
+    const again = await call("GET", `/api/suite-runs/${started.body.id}`);
+    expect(again.body).toMatchObject({ maxParallel: 2, failFast: true });
+    expect(
+      (await call("GET", "/api/suites?limit=100")).body.items.find((s: { id: string }) => s.id === created.body.id),
+    ).toMatchObject({ maxParallel: null, failFast: false });
+  });
+
+  it("maxParallel: the runs after the first N are held, without a job, and released in order as siblings end", async () => {
+    const ids = [await recording("mp-1"), await recording("mp-2"), await recording("mp-3"), await recording("mp-4")];
+    const suite = await call("POST", "/api/suites", { name: "mp", recordingIds: ids, maxParallel: 2 });
+    const started = await call("POST", `/api/suites/${suite.body.id}/runs`, {});
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const runIds = started.body.runs.map((r: { id: string }) => r.id) as string[];
+    expect(started.body.runs.map((r: { held: boolean }) => r.held)).toEqual([false, false, true, true]);
+    expect(started.body.counts.queued).toBe(4);
+    await t.runQueue.settle();
+    const jobs = async () => Promise.all(runIds.map(async (id) => (await t.inspectQueue.getJob(id)) !== undefined));
+    expect(await jobs()).toEqual([true, true, false, false]);
+    // A held run is never claimed, even from a job that should not be there.
+    expect(await claimRun(t.db.db, p.id, runIds[2] as string, "w-test")).toBeNull();
+
+    // The first ends: the third is released (in the suite's order) in that transaction.
+    await finish(p.id, runIds[0] as string, "passed");
+    const held = async () =>
+      (
+        await rows<{ id: string; held: boolean }>("select id, held from runs where suite_run_id = $1", [
+          started.body.id,
+        ])
+      )
+        .sort((x, y) => runIds.indexOf(x.id) - runIds.indexOf(y.id))
+        .map((r) => r.held);
+    expect(await held()).toEqual([false, false, false, true]);
+    // The second is cancelled while queued: the fourth is released and the API adds its job.
+    const cancelled = await call("POST", `/api/runs/${runIds[1]}/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(await held()).toEqual([false, false, false, false]);
+    await t.runQueue.settle();
+    expect((await t.inspectQueue.getJob(runIds[3] as string))?.data).toMatchObject({ runId: runIds[3] });
+    const view = await call("GET", `/api/suite-runs/${started.body.id}`);
+    expect(view.body.runs.map((r: { held: boolean }) => r.held)).toEqual([false, false, false, false]);
+    expect(view.body.counts).toMatchObject({ passed: 1, cancelled: 1, queued: 2 });
+  });
+
+  it("maxParallel: cancelling the suite run cancels its held runs too", async () => {
+    const ids = [await recording("mpc-1"), await recording("mpc-2"), await recording("mpc-3")];
+    const suite = await call("POST", "/api/suites", { name: "mpc", recordingIds: ids, maxParallel: 1 });
+    const started = await call("POST", `/api/suites/${suite.body.id}/runs`, {});
+    const cancelled = await call("POST", `/api/suite-runs/${started.body.id}/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.runs.map((r: { status: string }) => r.status)).toEqual([
+      "cancelled",
+      "cancelled",
+      "cancelled",
+    ]);
+    expect(cancelled.body.status).toBe("cancelled");
+  });
+
+  it("held runs count against the project's queue limit (they are queued)", async () => {
+    const limited = await createProjectViaApi(t.app, "mp-limited");
+    await t.db.query(`update projects set limits = '{"maxQueuedRuns": 2}'::jsonb where id = $1`, [limited.id]);
+    const ids = [
+      await recording("mpl-1", [], limited.apiKey),
+      await recording("mpl-2", [], limited.apiKey),
+      await recording("mpl-3", [], limited.apiKey),
+    ];
+    const suite = await call("POST", "/api/suites", { name: "mpl", recordingIds: ids, maxParallel: 1 }, limited.apiKey);
+    const started = await call("POST", `/api/suites/${suite.body.id}/runs`, {}, limited.apiKey);
+    expect(started.status).toBe(429);
+    expect(started.body.error.code).toBe("queue_full");
+  });
+
+  it("failFast: a failed run cancels the siblings that have not started, held or not; the suite run is failed", async () => {
+    const ids = [await recording("ff-1"), await recording("ff-2"), await recording("ff-3"), await recording("ff-4")];
+    const suite = await call("POST", "/api/suites", { name: "ff", recordingIds: ids, maxParallel: 3, failFast: true });
+    const started = await call("POST", `/api/suites/${suite.body.id}/runs`, {});
+    const runIds = started.body.runs.map((r: { id: string }) => r.id) as string[];
+    await t.runQueue.settle();
+    // The second runs on; the first fails: the third (queued, with a job) and the fourth (held) are cancelled.
+    const running = await claimRun(t.db.db, p.id, runIds[1] as string, "w-test");
+    expect(running?.status).toBe("running");
+    await finish(p.id, runIds[0] as string, "failed");
+    let view = await call("GET", `/api/suite-runs/${started.body.id}`);
+    expect(view.body.runs.map((r: { status: string }) => r.status)).toEqual([
+      "failed",
+      "running",
+      "cancelled",
+      "cancelled",
+    ]);
+    expect(view.body.runs[2].error.message).toContain("failFast");
+    expect(view.body.failedFastAt).not.toBeNull();
+    expect(view.body.status).toBe("running");
+    // The running one finishes (passed): the aggregate stays failed.
+    const ok = await finishRun(
+      t.db.db,
+      p.id,
+      runIds[1] as string,
+      running?.attempt ?? 0,
+      { status: "passed", durationMs: 5, counts: { passed: 4, failed: 0, skipped: 0 } },
+      "w-test",
+    );
+    expect(ok).toBe(true);
+    view = await call("GET", `/api/suite-runs/${started.body.id}`);
+    expect(view.body.status).toBe("failed");
+    expect(view.body.counts).toMatchObject({ failed: 1, passed: 1, cancelled: 2 });
+  });
+
+  it("without failFast a failed run leaves its siblings alone", async () => {
+    const ids = [await recording("nff-1"), await recording("nff-2")];
+    const suite = await call("POST", "/api/suites", { name: "nff", recordingIds: ids });
+    const started = await call("POST", `/api/suites/${suite.body.id}/runs`, {});
+    await finish(p.id, started.body.runs[0].id, "failed");
+    const view = await call("GET", `/api/suite-runs/${started.body.id}`);
+    expect(view.body.runs.map((r: { status: string }) => r.status)).toEqual(["failed", "queued"]);
+    expect(view.body.failedFastAt).toBeNull();
+  });
+
+  it("variables: stored sealed, shown by name only, overridden per name by the suite run, sealed per recording", async () => {
+    const created = await call("POST", "/api/recordings", variablesRecording("vars"));
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const plainRecording = await recording("vars-plain");
+    const suite = await call("POST", "/api/suites", {
+      name: "vars",
+      recordingIds: [created.body.id, plainRecording],
+      defaults: { priority: 4, variables: { PASSWORD: "s3cret-default", USER: "alice" } },
+    });
+    expect(suite.status, JSON.stringify(suite.body)).toBe(201);
+    expect(suite.body.defaults).toEqual({ priority: 4, variables: ["PASSWORD", "USER"] });
+    expect(JSON.stringify(suite.body)).not.toContain("s3cret");
+    const [stored] = await rows<{ defaults: { variables: Record<string, string> } }>(
+      "select defaults from suites where id = $1",
+      [suite.body.id],
+    );
+    expect(isSealed(stored?.defaults.variables.PASSWORD ?? "")).toBe(true);
+    expect(JSON.stringify(stored)).not.toContain("s3cret");
+
+    // PATCH of other defaults keeps the variables (their values cannot be read back to be resent).
+    const patched = await call("PATCH", `/api/suites/${suite.body.id}`, { defaults: { priority: 6 } });
+    expect(patched.body.defaults).toEqual({ priority: 6, variables: ["PASSWORD", "USER"] });
+
+    const started = await call("POST", `/api/suites/${suite.body.id}/runs`, { variables: { USER: "bob" } });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    expect(JSON.stringify(started.body)).not.toContain("s3cret");
+    expect(started.body.runs.map((r: { variables: string[] }) => [...r.variables].sort())).toEqual([
+      ["PASSWORD", "USER"],
+      ["PASSWORD", "USER"],
+    ]);
+    const children = await rows<{ id: string; variables: Record<string, string> }>(
+      "select id, variables from runs where suite_run_id = $1",
+      [started.body.id],
+    );
+    for (const child of children) {
+      expect(isSealed(child.variables.PASSWORD ?? "")).toBe(true);
+      expect(child.variables.USER).toBe("bob");
+    }
+    for (const path of [
+      `/api/suite-runs/${started.body.id}`,
+      `/api/runs/${started.body.runs[0].id}`,
+      `/api/runs/${started.body.runs[0].id}/events`,
+      `/api/suites/${suite.body.id}`,
+    ]) {
+      expect(JSON.stringify((await call("GET", path)).body), path).not.toContain("s3cret");
+    }
+    const bad = await call("POST", `/api/suites/${suite.body.id}/runs`, { variables: { "1x": "no" } });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body.error)).toContain("body.variables");
+  });
+
+  it("variables without SECRETS_KEY: a value a recording declares sensitive is refused, naming the field", async () => {
+    const nokey = await createTestApp("suites-nokey", { secretsKey: undefined });
+    try {
+      const q = await createProjectViaApi(nokey.app, "nokey");
+      const inject = async (method: "POST" | "PATCH", url: string, payload: object) => {
+        const response = await nokey.app.inject({ method, url, headers: auth(q.apiKey), payload });
+        return { status: response.statusCode, body: response.json() };
+      };
+      const rec = await inject("POST", "/api/recordings", variablesRecording("nokey"));
+      expect(rec.status).toBe(201);
+      const refused = await inject("POST", "/api/suites", {
+        name: "nokey",
+        recordingIds: [rec.body.id],
+        defaults: { variables: { PASSWORD: "x" } },
+      });
+      expect(refused.status).toBe(400);
+      expect(refused.body.error.details.fields[0].field).toBe("body.defaults.variables.PASSWORD");
+      const plain = await inject("POST", "/api/suites", {
+        name: "nokey-plain",
+        recordingIds: [rec.body.id],
+        defaults: { variables: { USER: "alice" } },
+      });
+      expect(plain.status).toBe(201);
+      const run = await inject("POST", `/api/suites/${plain.body.id}/runs`, { variables: { PASSWORD: "x" } });
+      expect(run.status).toBe(400);
+      expect(run.body.error.details.fields[0].field).toBe("body.variables.PASSWORD");
+    } finally {
+      await nokey.close();
+    }
+  });
+
+  it("retries: each run's maxAttempts is retries + 1 (its job's attempts too); the suite run may override it", async () => {
+    const ids = [await recording("rt-1"), await recording("rt-2")];
+    const suite = await call("POST", "/api/suites", { name: "rt", recordingIds: ids, defaults: { retries: 0 } });
+    expect(suite.body.defaults).toEqual({ retries: 0 });
+    const started = await call("POST", `/api/suites/${suite.body.id}/runs`, {});
+    expect(started.body.runs.map((r: { maxAttempts: number }) => r.maxAttempts)).toEqual([1, 1]);
+    await t.runQueue.settle();
+    expect((await t.inspectQueue.getJob(started.body.runs[0].id))?.opts.attempts).toBe(1);
+    const overridden = await call("POST", `/api/suites/${suite.body.id}/runs`, { retries: 4 });
+    expect(overridden.body.runs.map((r: { maxAttempts: number }) => r.maxAttempts)).toEqual([5, 5]);
+    await t.runQueue.settle();
+    expect((await t.inspectQueue.getJob(overridden.body.runs[1].id))?.opts.attempts).toBe(5);
+    // Neither: the API's default (MAX_RETRIES + 1).
+    const plain = await call("POST", "/api/suites", { name: "rt-default", recordingIds: ids });
+    const byDefault = await call("POST", `/api/suites/${plain.body.id}/runs`, {});
+    expect(byDefault.body.runs[0].maxAttempts).toBe(DEFAULTS.maxAttempts);
+    for (const [payload, field] of [
+      [{ retries: 11 }, "body.retries"],
+      [{ retries: 1.5 }, "body.retries"],
+      [{ maxParallel: 2 }, "maxParallel"],
+    ] as const) {
+      const response = await call("POST", `/api/suites/${suite.body.id}/runs`, payload);
+      expect(response.status, JSON.stringify(payload)).toBe(400);
+      expect(JSON.stringify(response.body.error)).toContain(field);
+    }
   });
 });

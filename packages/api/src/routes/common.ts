@@ -73,6 +73,12 @@ export const tagsInput = z
   .max(32)
   .transform((tags) => [...new Set(tags)].sort());
 
+/** Values for `${NAME}` placeholders in recordings (POST /api/runs, suites). */
+export const variablesInput = z.record(
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "variable names are letters, digits and _"),
+  z.string().max(65_536),
+);
+
 export function notFound(kind: "run" | "recording" | "suite" | "suite run" | "schedule", id: string): ApiError {
   return new ApiError("not_found", `No ${kind} ${id} in this project`);
 }

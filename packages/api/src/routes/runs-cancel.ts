@@ -51,6 +51,15 @@ export function registerCancelRun(app: FastifyInstance, deps: CancelRunDeps): vo
             "could not remove the cancelled run's job; the worker will skip it",
           );
         });
+        // A suite run's child freed its slot (maxParallel): the siblings it released get their jobs.
+        for (const released of queued.released) {
+          await deps.queue.deliver(released, (error) =>
+            request.log.warn(
+              { err: error, runId: released.id },
+              "enqueue failed; a worker's reconciler will enqueue the run",
+            ),
+          );
+        }
         return runView(queued.run);
       }
       if (queued.run.status === "running") {

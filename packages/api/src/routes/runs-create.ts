@@ -28,7 +28,7 @@ import type { RunQueue } from "../queue.ts";
 import { importRecordingInput, recordingInputSchema } from "../recording-input.ts";
 import type { Secrets } from "../secrets.ts";
 import { errorResponses, runResponse, runView, serializeRunReply } from "../views.ts";
-import { ciMetadataInput, isWellFormed } from "./common.ts";
+import { ciMetadataInput, isWellFormed, variablesInput } from "./common.ts";
 
 export const createRunBody = z
   .strictObject({
@@ -43,12 +43,7 @@ export const createRunBody = z
     /** How to replay: timing, screenshots, video, trace (docs/api.md). */
     options: runOptionsSchema.optional(),
     /** Values for `${NAME}` placeholders in the recording. Stored, used by the worker, never returned. */
-    variables: z
-      .record(
-        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "variable names are letters, digits and _"),
-        z.string().max(65_536),
-      )
-      .default({}),
+    variables: variablesInput.default({}),
     /** Where the run comes from in CI; runs can be filtered by it. */
     ci: ciMetadataInput.optional(),
   })

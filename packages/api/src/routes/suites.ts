@@ -29,7 +29,9 @@ import {
   listSuites,
   QueueFullError,
   resolveSuiteMembers,
+  type Suite,
   type SuiteChildInput,
+  type SuiteDefaultsRow,
   SuiteNameTakenError,
   updateSuite,
 } from "@conveyor/db";
@@ -41,6 +43,7 @@ import { assertRecordingReachable } from "../egress-check.ts";
 import { assertPriorityAllowed } from "../limits-check.ts";
 import type { ProjectLimitsCache } from "../project-limits.ts";
 import type { RunQueue } from "../queue.ts";
+import type { Secrets } from "../secrets.ts";
 import {
   errorResponses,
   noContent,
@@ -62,12 +65,15 @@ import {
   paginationQuery,
   parseCursor,
   tagsInput,
+  variablesInput,
 } from "./common.ts";
 
 /** Most recordings a suite may name explicitly. */
 export const SUITE_MAX_RECORDING_IDS = 500;
 /** Most runs one suite run may start. */
 export const SUITE_RUN_MAX_RUNS = 500;
+/** Most extra attempts after an infrastructure error (`retries`) a suite may give its runs. */
+export const SUITE_MAX_RETRIES = 10;
 
 const tagQueryInput = z
   .strictObject({
@@ -86,6 +92,10 @@ const runSettings = {
   timeoutMs: z.number().int().min(1000).max(3_600_000).optional(),
   /** How to replay (docs/api.md). */
   options: runOptionsSchema.optional(),
+  /** Values for `${NAME}` placeholders; sensitive ones stored sealed, never returned. */
+  variables: variablesInput.optional(),
+  /** Extra attempts after an infrastructure error: each run's maxAttempts is retries + 1. */
+  retries: z.number().int().min(0).max(SUITE_MAX_RETRIES).optional(),
 };
 
 const suiteFields = {
@@ -93,6 +103,15 @@ const suiteFields = {
   recordingIds: z.array(z.string().min(1).max(64)).max(SUITE_MAX_RECORDING_IDS).optional(),
   tagQuery: tagQueryInput.nullable().optional(),
   defaults: z.strictObject(runSettings).optional().describe("Given to each run unless the suite run overrides it"),
+  maxParallel: z
+    .number()
+    .int()
+    .min(1)
+    .max(SUITE_RUN_MAX_RUNS)
+    .nullable()
+    .optional()
+    .describe("At most this many of a suite run's runs queued or running at once; null: no limit"),
+  failFast: z.boolean().optional().describe("A failed or errored run cancels the runs that have not started"),
 };
 
 export const createSuiteBody = z.strictObject(suiteFields).superRefine((body, ctx) => {
@@ -110,6 +129,8 @@ export const updateSuiteBody = z.strictObject({
   recordingIds: suiteFields.recordingIds,
   tagQuery: suiteFields.tagQuery,
   defaults: suiteFields.defaults,
+  maxParallel: suiteFields.maxParallel,
+  failFast: suiteFields.failFast,
 });
 
 export const startSuiteRunBody = z
@@ -121,6 +142,8 @@ export const startSuiteRunBody = z
 
 export interface SuiteRouteDeps {
   db: DbHandle;
+  /** Seals sensitive variable values before they are stored. */
+  secrets: Secrets;
   queue: RunQueue;
   redis: Redis;
   queuePrefix: string;
@@ -143,6 +166,28 @@ async function assertRecordingsExist(deps: SuiteRouteDeps, projectId: string, id
     message: `no recording ${id} in this project`,
   }));
   throw new ApiError("validation_failed", `${fields[0]?.field}: ${fields[0]?.message}`, { fields });
+}
+
+/**
+ * A suite's `defaults` as stored: variable values sealed (see Secrets.sealStoredVariables: without
+ * SECRETS_KEY, those a recording the suite selects now declares sensitive are refused).
+ */
+async function storedDefaults(
+  deps: SuiteRouteDeps,
+  projectId: string,
+  defaults: SuiteDefaultsRow,
+  membership: Pick<Suite, "recordingIds" | "tagQuery">,
+): Promise<SuiteDefaultsRow> {
+  if (defaults.variables === undefined) return defaults;
+  const members = Object.keys(defaults.variables).length
+    ? await resolveSuiteMembers(deps.db.db, projectId, membership)
+    : [];
+  const variables = deps.secrets.sealStoredVariables(
+    defaults.variables,
+    members.map((member) => recordingSchema.parse(member.recording)),
+    (name) => `body.defaults.variables.${name}`,
+  );
+  return { ...defaults, variables };
 }
 
 function suiteNameTaken(error: unknown): never {
@@ -175,11 +220,14 @@ export function registerSuiteRoutes(app: FastifyInstance, deps: SuiteRouteDeps):
           "body.defaults.priority",
         );
       }
+      const tagQuery = body.tagQuery ?? null;
       const suite = await insertSuite(deps.db.db, projectId, {
         name: body.name,
         recordingIds,
-        tagQuery: body.tagQuery ?? null,
-        defaults: body.defaults ?? {},
+        tagQuery,
+        defaults: await storedDefaults(deps, projectId, body.defaults ?? {}, { recordingIds, tagQuery }),
+        maxParallel: body.maxParallel ?? null,
+        failFast: body.failFast ?? false,
       }).catch(suiteNameTaken);
       return reply.code(201).header("location", `/api/suites/${suite.id}`).send(suiteView(suite));
     },
@@ -256,11 +304,27 @@ export function registerSuiteRoutes(app: FastifyInstance, deps: SuiteRouteDeps):
           "body.defaults.priority",
         );
       }
+      // `defaults` is replaced as a whole, except its variables: their values cannot be read back
+      // to be sent again, so `defaults` without `variables` keeps the stored ones.
+      const defaults =
+        body.defaults === undefined
+          ? undefined
+          : body.defaults.variables === undefined
+            ? {
+                ...body.defaults,
+                ...(current.defaults.variables ? { variables: current.defaults.variables } : {}),
+              }
+            : await storedDefaults(deps, projectId, body.defaults, {
+                recordingIds: recordingIds ?? current.recordingIds,
+                tagQuery,
+              });
       const updated = await updateSuite(deps.db.db, projectId, id, {
         ...(body.name === undefined ? {} : { name: body.name }),
         ...(recordingIds === undefined ? {} : { recordingIds }),
         ...(body.tagQuery === undefined ? {} : { tagQuery: body.tagQuery }),
-        ...(body.defaults === undefined ? {} : { defaults: body.defaults }),
+        ...(defaults === undefined ? {} : { defaults }),
+        ...(body.maxParallel === undefined ? {} : { maxParallel: body.maxParallel }),
+        ...(body.failFast === undefined ? {} : { failFast: body.failFast }),
       }).catch(suiteNameTaken);
       if (!updated) throw notFound("suite", id);
       return suiteView(updated);
@@ -293,7 +357,7 @@ export function registerSuiteRoutes(app: FastifyInstance, deps: SuiteRouteDeps):
       schema: {
         summary: "Start a suite run: one queued run per recording of the suite, now",
         description:
-          "The membership is resolved now and kept (later changes to the suite or its recordings' tags do not change it). All runs are created together or none (429 `queue_full` when the project's queue limit cannot take them all). An empty suite answers 422 `suite_empty`. Honours `Idempotency-Key`.",
+          "The membership is resolved now and kept (later changes to the suite or its recordings' tags do not change it). All runs are created together or none (429 `queue_full` when the project's queue limit cannot take them all; held runs count). With the suite's `maxParallel` = N, the runs after the first N are `held` (queued, no job) until a slot frees. An empty suite answers 422 `suite_empty`. Honours `Idempotency-Key`.",
         tags: ["suites"],
         params: idParams("suite"),
         headers: z.object({ "idempotency-key": z.string().min(1).max(255).optional() }),
@@ -331,6 +395,11 @@ export function registerSuiteRoutes(app: FastifyInstance, deps: SuiteRouteDeps):
         );
       }
       const egressAllow = () => getProjectEgressAllow(deps.db.db, projectId);
+      const retries = body.retries ?? suite.defaults.retries;
+      const maxAttempts = retries === undefined ? deps.defaults.maxAttempts : retries + 1;
+      const variables = { ...suite.defaults.variables, ...body.variables };
+      const variableField = (name: string) =>
+        body.variables && name in body.variables ? `body.variables.${name}` : `suite.defaults.variables.${name}`;
       const children: SuiteChildInput[] = [];
       for (const member of members) {
         const recording = recordingSchema.parse(member.recording);
@@ -343,8 +412,10 @@ export function registerSuiteRoutes(app: FastifyInstance, deps: SuiteRouteDeps):
           priority,
           timeoutMs: body.timeoutMs ?? suite.defaults.timeoutMs ?? deps.defaults.runTimeoutMs,
           actionTimeoutMs: deps.defaults.actionTimeoutMs,
-          maxAttempts: deps.defaults.maxAttempts,
+          maxAttempts,
           options: body.options ?? suite.defaults.options ?? {},
+          // Sealed as this recording requires (a suite's stored values are sealed already).
+          variables: deps.secrets.sealVariables(variables, recording, variableField),
         });
       }
       const result = await createSuiteRun(deps.db.db, projectId, {
@@ -368,7 +439,8 @@ export function registerSuiteRoutes(app: FastifyInstance, deps: SuiteRouteDeps):
         );
       }
       for (const run of result.runs) {
-        if (run.status !== "queued") continue;
+        // A held run's job is added when a sibling's end releases it.
+        if (run.status !== "queued" || run.held) continue;
         await deps.queue.deliver(run, (error) =>
           request.log.warn({ err: error, runId: run.id }, "enqueue failed; a worker's reconciler will enqueue the run"),
         );
