@@ -110,16 +110,19 @@ describe("Orchestrator", () => {
 
   it("aborts a run whose lease was taken over, and records nothing of it", async () => {
     let aborted: unknown;
-    const release = Promise.withResolvers<void>();
+    let resolveRelease = () => {};
+    const released = new Promise<void>((resolve) => {
+      resolveRelease = resolve;
+    });
     await start("w3", [
       base("fenced", {
         leaseMs: 600,
         run: async ({ signal }) => {
           signal.addEventListener("abort", () => {
             aborted = signal.reason;
-            release.resolve();
+            resolveRelease();
           });
-          await release.promise;
+          await released;
           return { finished: true };
         },
       }),
