@@ -4,7 +4,8 @@
  * scheduled time gets exactly one fire row: the ones before and after the outage start one run
  * each, the ones the outage swallowed are logged `missed` (never run in a burst afterwards), none
  * is doubled and none is skipped; every run it started passes. The workers upsert the clock's job
- * scheduler again on their own, so the schedule resumes without anyone touching it.
+ * scheduler again on their own (the schedule-clock service task), so the schedule resumes without
+ * anyone touching it. Two API replicas run beside the two workers.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import {
@@ -16,7 +17,7 @@ import {
   stopAllRedisServers,
 } from "@conveyor/testing/faults";
 import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
-import { waitFor } from "@conveyor/testing/processes";
+import { freePort, waitFor } from "@conveyor/testing/processes";
 import { loginRecording } from "@conveyor/testing/recordings";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -34,7 +35,12 @@ beforeAll(async () => {
     redis,
     env: { SCHEDULE_MIN_INTERVAL_S: "1", SCHEDULE_TOLERANCE_MS: "1000" },
   });
+  // Two API replicas, as the issue's setup has: the API never fires a schedule, so a second one
+  // must change nothing (the requests go to the first).
   await fault.startApi();
+  const first = fault.stack.api;
+  await fault.startApi({ PORT: String(await freePort()) });
+  fault.stack.api = first;
   await fault.stack.createProject("schedules");
   await Promise.all([
     fault.startWorker("w-sched-a", { WORKER_CONCURRENCY: "2" }),
