@@ -13,6 +13,11 @@ export const ID_PREFIXES = {
   suite: "ste",
   suiteRun: "srn",
   schedule: "sch",
+  channel: "chn",
+  notification: "ntf",
+  delivery: "dlv",
+  alertRule: "alr",
+  maintenanceWindow: "mnt",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -156,6 +156,13 @@ export const recordings = pgTable(
     actionCount: integer("action_count").notNull(),
     /** Labels that suites select recordings by (`tagQuery`); lower case, unique, sorted. */
     tags: text("tags").array().notNull().default(sql`'{}'::text[]`),
+    /**
+     * Quarantine: until this time the recording still runs, but its failures neither fail its
+     * suite runs nor alert. Null: not quarantined (an expired one is ignored, then cleared).
+     */
+    quarantinedUntil: timestamp("quarantined_until", { withTimezone: true, mode: "date" }),
+    quarantineReason: text("quarantine_reason"),
+    quarantinedAt: timestamp("quarantined_at", { withTimezone: true, mode: "date" }),
     ...timestamps,
   },
   (t) => [
@@ -366,6 +373,14 @@ export const runs = pgTable(
      * the reconciler leaves it alone. Released (false, and enqueued) when a sibling finishes.
      */
     held: boolean("held").notNull().default(false),
+    /** Test-level retries: a failed attempt (a test failure, not an infrastructure error) runs again up to this many times (0–5). */
+    retries: integer("retries").notNull().default(0),
+    /** Attempts of this run that ended as a test failure and were retried. */
+    testFailures: integer("test_failures").notNull().default(0),
+    /** Passed after at least one failed attempt. */
+    flaky: boolean("flaky").notNull().default(false),
+    /** The recording was quarantined when the run ended: its failure fails no suite run and alerts no one. */
+    quarantined: boolean("quarantined").notNull().default(false),
     ...timestamps,
   },
   (t) => [
@@ -393,6 +408,10 @@ export const runs = pgTable(
     index("runs_suite_run_idx").on(t.suiteRunId).where(sql`${t.suiteRunId} is not null`),
     // Run-history retention (RUN_RETENTION_DAYS): finished runs, oldest first.
     index("runs_finished_idx").on(t.finishedAt).where(sql`${t.finishedAt} is not null`),
+    // A recording's recent runs: its stats rollup and "last failure".
+    index("runs_recording_finished_idx")
+      .on(t.recordingId, t.finishedAt.desc().nullsFirst())
+      .where(sql`${t.recordingId} is not null and ${t.finishedAt} is not null`),
     // A suite run's runs still waiting for a slot (maxParallel), in the suite's order.
     index("runs_held_idx").on(t.suiteRunId, t.createdAt).where(sql`${t.held}`),
     // A schedule's runs, newest first (overlap and consecutive failures).
@@ -533,3 +552,286 @@ export const serviceTasks = pgTable("service_tasks", {
   ...timestamps,
 });
 export type ServiceTask = typeof serviceTasks.$inferSelect;
+
+/**
+ * One execution of a run: what it ended with and where its evidence is. A run retried after a
+ * test failure or an infrastructure error keeps every attempt here (its actions are in
+ * run_actions under the same attempt number, its artifacts under `<attempt>/`).
+ */
+export const runAttempts = pgTable(
+  "run_attempts",
+  {
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    attempt: integer("attempt").notNull(),
+    projectId: text("project_id").notNull(),
+    /** passed, failed, errored, cancelled — or `retried` when a failure was retried. */
+    status: text("status").notNull(),
+    worker: text("worker"),
+    startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }),
+    finishedAt: timestamp("finished_at", { withTimezone: true, mode: "date" }),
+    durationMs: integer("duration_ms"),
+    actionsPassed: integer("actions_passed").notNull().default(0),
+    actionsFailed: integer("actions_failed").notNull().default(0),
+    actionsSkipped: integer("actions_skipped").notNull().default(0),
+    errorKind: text("error_kind").$type<ErrorKind>(),
+    errorCode: text("error_code").$type<RunErrorCode>(),
+    errorMessage: text("error_message"),
+    failedActionIndex: integer("failed_action_index"),
+    artifacts: jsonb("artifacts").$type<{ video?: string; trace?: string }>().notNull().default({}),
+    createdAt: timestamps.createdAt,
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.attempt] })],
+);
+
+/**
+ * A recording's runs per UTC day, kept by the `stats-rollup` service task so that
+ * `GET /api/recordings/:id/stats` reads a few rows instead of scanning runs.
+ */
+export const recordingStatsDaily = pgTable(
+  "recording_stats_daily",
+  {
+    recordingId: text("recording_id")
+      .notNull()
+      .references(() => recordings.id, { onDelete: "cascade" }),
+    projectId: text("project_id").notNull(),
+    /** The UTC day the runs finished on, `YYYY-MM-DD`. */
+    day: text("day").notNull(),
+    runs: integer("runs").notNull().default(0),
+    passed: integer("passed").notNull().default(0),
+    failed: integer("failed").notNull().default(0),
+    errored: integer("errored").notNull().default(0),
+    cancelled: integer("cancelled").notNull().default(0),
+    flaky: integer("flaky").notNull().default(0),
+    /** Durations of the finished runs of the day, ms (percentiles are computed from them). */
+    durationsMs: integer("durations_ms").array().notNull().default(sql`'{}'::integer[]`),
+    lastFailureRunId: text("last_failure_run_id"),
+    lastFailureAt: timestamp("last_failure_at", { withTimezone: true, mode: "date" }),
+    updatedAt: timestamps.updatedAt,
+  },
+  (t) => [primaryKey({ columns: [t.recordingId, t.day] })],
+);
+
+/** Where an incremental rollup (a service task) has got to: the last row it folded in. */
+export const rollupCursors = pgTable("rollup_cursors", {
+  name: text("name").primaryKey(),
+  cursorAt: timestamp("cursor_at", { withTimezone: true, mode: "date" }),
+  cursorId: text("cursor_id"),
+  updatedAt: timestamps.updatedAt,
+});
+
+export type ChannelType = "webhook" | "slack" | "email";
+
+/**
+ * Where notifications go. Its target (the webhook or Slack URL, the email addresses) and its
+ * signing secret are stored sealed (`enc:v1:…`, core/secrets.ts); `target_hint` is what may be
+ * shown (scheme and host, or the addresses' domains).
+ */
+export const channels = pgTable(
+  "channels",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    type: text("type").$type<ChannelType>().notNull(),
+    /** Sealed JSON: `{ url }` or `{ email: [...] }`. */
+    targetSealed: text("target_sealed").notNull(),
+    targetHint: text("target_hint").notNull(),
+    /** Webhooks: the Standard Webhooks secret (`whsec_…`), sealed; shown once. */
+    secretSealed: text("secret_sealed"),
+    /** After a rotation, the previous secret signs alongside until `previous_secret_expires_at`. */
+    previousSecretSealed: text("previous_secret_sealed"),
+    previousSecretExpiresAt: timestamp("previous_secret_expires_at", { withTimezone: true, mode: "date" }),
+    enabled: boolean("enabled").notNull().default(true),
+    disabledReason: text("disabled_reason"),
+    disabledAt: timestamp("disabled_at", { withTimezone: true, mode: "date" }),
+    /** First failed delivery of the current streak of failures; null after a success. */
+    failingSince: timestamp("failing_since", { withTimezone: true, mode: "date" }),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex("channels_project_name_idx").on(t.projectId, t.name),
+    index("channels_project_created_idx").on(t.projectId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
+  ],
+);
+
+/** Which alert events exist. */
+export type AlertEventType =
+  | "run.failed"
+  | "run.recovered"
+  | "run.flaky"
+  | "suite_run.finished"
+  | "schedule.paused"
+  | "run.dead_lettered"
+  | "channel.disabled"
+  | "test";
+
+/**
+ * The audit trail: every notification Conveyor decided to send, written in the same transaction
+ * as the state change that caused it (the outbox), with one delivery per channel.
+ */
+export const notifications = pgTable(
+  "notifications",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    type: text("type").$type<AlertEventType>().notNull(),
+    ruleId: text("rule_id"),
+    runId: text("run_id"),
+    suiteRunId: text("suite_run_id"),
+    scheduleId: text("schedule_id"),
+    recordingId: text("recording_id"),
+    /** The event as delivered (the webhook body's `data`). */
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    createdAt: timestamps.createdAt,
+  },
+  (t) => [
+    index("notifications_project_created_idx").on(
+      t.projectId,
+      t.createdAt.desc().nullsFirst(),
+      t.id.desc().nullsFirst(),
+    ),
+  ],
+);
+
+export type DeliveryStatus = "pending" | "delivered" | "failed" | "cancelled";
+
+/**
+ * One notification to one channel. Its id is the `webhook-id` a receiver deduplicates on. Pending
+ * deliveries are due at `next_attempt_at`; the delivery queue's jobs only wake the sender (a lost
+ * job is found again by the outbox sweep).
+ */
+export const deliveries = pgTable(
+  "deliveries",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    notificationId: text("notification_id")
+      .notNull()
+      .references(() => notifications.id, { onDelete: "cascade" }),
+    channelId: text("channel_id")
+      .notNull()
+      .references(() => channels.id, { onDelete: "cascade" }),
+    status: text("status").$type<DeliveryStatus>().notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true, mode: "date" }),
+    lastAttemptAt: timestamp("last_attempt_at", { withTimezone: true, mode: "date" }),
+    responseStatus: integer("response_status"),
+    /** The first 1 KB of the last response's body. */
+    responseBody: text("response_body"),
+    lastError: text("last_error"),
+    deliveredAt: timestamp("delivered_at", { withTimezone: true, mode: "date" }),
+    ...timestamps,
+  },
+  (t) => [
+    index("deliveries_channel_created_idx").on(t.channelId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
+    // The outbox sweep: pending deliveries by due time.
+    index("deliveries_pending_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+  ],
+);
+
+/** Every attempt of a delivery: "see every failed try, not just the last". */
+export const deliveryAttempts = pgTable(
+  "delivery_attempts",
+  {
+    deliveryId: text("delivery_id")
+      .notNull()
+      .references(() => deliveries.id, { onDelete: "cascade" }),
+    attempt: integer("attempt").notNull(),
+    projectId: text("project_id").notNull(),
+    at: timestamp("at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    durationMs: integer("duration_ms"),
+    responseStatus: integer("response_status"),
+    responseBody: text("response_body"),
+    error: text("error"),
+  },
+  (t) => [primaryKey({ columns: [t.deliveryId, t.attempt] })],
+);
+
+export type AlertScopeType = "project" | "recording" | "suite" | "schedule" | "tag";
+
+/** Who is told what: events of a scope, a condition, channels. */
+export const alertRules = pgTable(
+  "alert_rules",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    scopeType: text("scope_type").$type<AlertScopeType>().notNull().default("project"),
+    /** The recording, suite or schedule id, or the tag; null for the project. */
+    scopeValue: text("scope_value"),
+    events: text("events").array().$type<AlertEventType[]>().notNull(),
+    afterConsecutiveFailures: integer("after_consecutive_failures").notNull().default(1),
+    /** While still failing, alert again every this many hours; null: never. */
+    remindEveryHours: integer("remind_every_hours"),
+    channelIds: text("channel_ids").array().notNull(),
+    enabled: boolean("enabled").notNull().default(true),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex("alert_rules_project_name_idx").on(t.projectId, t.name),
+    index("alert_rules_project_created_idx").on(t.projectId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
+  ],
+);
+
+/**
+ * What a rule knows about one subject (a recording, a schedule, a suite): failing or not, how
+ * many failures in a row, when it alerted. Alerts are sent on changes of this state only.
+ */
+export const alertStates = pgTable(
+  "alert_states",
+  {
+    ruleId: text("rule_id")
+      .notNull()
+      .references(() => alertRules.id, { onDelete: "cascade" }),
+    /** `recording:<id>`, `schedule:<id>`, `suite:<id>`. */
+    subject: text("subject").notNull(),
+    projectId: text("project_id").notNull(),
+    failing: boolean("failing").notNull().default(false),
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    alertedAt: timestamp("alerted_at", { withTimezone: true, mode: "date" }),
+    lastReminderAt: timestamp("last_reminder_at", { withTimezone: true, mode: "date" }),
+    lastRunId: text("last_run_id"),
+    updatedAt: timestamps.updatedAt,
+  },
+  (t) => [primaryKey({ columns: [t.ruleId, t.subject] })],
+);
+
+/** A period when alerts of a scope are silenced, and/or its schedules paused. */
+export const maintenanceWindows = pgTable(
+  "maintenance_windows",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    scopeType: text("scope_type").$type<AlertScopeType>().notNull().default("project"),
+    scopeValue: text("scope_value"),
+    startsAt: timestamp("starts_at", { withTimezone: true, mode: "date" }).notNull(),
+    endsAt: timestamp("ends_at", { withTimezone: true, mode: "date" }).notNull(),
+    /** `silence`: no alerts; `pause`: no alerts and its schedules' times are skipped. */
+    mode: text("mode").$type<"silence" | "pause">().notNull(),
+    reason: text("reason"),
+    ...timestamps,
+  },
+  (t) => [index("maintenance_windows_project_ends_idx").on(t.projectId, t.endsAt)],
+);
+
+export type RunAttempt = typeof runAttempts.$inferSelect;
+export type RecordingStatsDay = typeof recordingStatsDaily.$inferSelect;
+export type Channel = typeof channels.$inferSelect;
+export type Notification = typeof notifications.$inferSelect;
+export type Delivery = typeof deliveries.$inferSelect;
+export type DeliveryAttempt = typeof deliveryAttempts.$inferSelect;
+export type AlertRule = typeof alertRules.$inferSelect;
+export type AlertState = typeof alertStates.$inferSelect;
+export type MaintenanceWindow = typeof maintenanceWindows.$inferSelect;
