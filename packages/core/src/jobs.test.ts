@@ -22,6 +22,19 @@ describe("the job catalog", () => {
     expect(JOB_CATALOG.run.queue).toBe("runs");
   });
 
+  it("builds a delivery job: one id per attempt, delayed until it is due, never retried by BullMQ", () => {
+    const job = buildJob("deliver", { deliveryId: "dlv_1", projectId: "prj_1", attempt: 3 }, { delayMs: 5000 });
+    expect(job).toEqual({
+      name: "deliver",
+      data: { deliveryId: "dlv_1", projectId: "prj_1", attempt: 3 },
+      opts: { jobId: "dlv_1-3", attempts: 1, delay: 5000, removeOnComplete: true, removeOnFail: true },
+    });
+    expect(
+      buildJob("deliver", { deliveryId: "dlv_1", projectId: "prj_1", attempt: 1 }, { delayMs: 0 }).opts,
+    ).not.toHaveProperty("delay");
+    expect(JOB_CATALOG.deliver.queue).toBe("notifications");
+  });
+
   it("refuses to build a job whose payload does not match, naming the field", () => {
     expect(() => buildJob("run", { runId: "", projectId: "prj_1" }, { priority: 3, policy })).toThrow(/runId/);
   });

@@ -48,8 +48,10 @@ export interface JobOptions {
   priority?: number;
   attempts: number;
   backoff?: { type: string; delay: number };
-  removeOnComplete: { age: number; count: number };
-  removeOnFail: { age: number; count: number };
+  /** Wait this long before the job may be taken, ms. Default 0. */
+  delay?: number;
+  removeOnComplete: { age: number; count: number } | boolean;
+  removeOnFail: { age: number; count: number } | boolean;
 }
 
 /**
@@ -88,6 +90,30 @@ export interface RunJobParams {
   policy: RunJobPolicy;
 }
 
+/** The queue of notification deliveries (worker/src/notify). */
+export const NOTIFICATIONS_QUEUE = "notifications";
+
+export const deliveryJobPayloadSchema = z.object({
+  deliveryId: z.string().min(1),
+  projectId: z.string().min(1),
+  /** The attempt this job makes (1 for the first): a job of an attempt already made does nothing. */
+  attempt: z.number().int().min(1),
+});
+export type DeliveryJobPayload = z.infer<typeof deliveryJobPayloadSchema>;
+
+/**
+ * BullMQ job id of one attempt of a delivery: adding the same attempt twice (the API after its
+ * commit, the outbox sweep, the sender scheduling its retry) is a no-op while the job lives.
+ */
+export function jobIdForDelivery(deliveryId: string, attempt: number): string {
+  return `${deliveryId}-${attempt}`;
+}
+
+/** Parameters a delivery job is enqueued with: how long until its attempt is due, ms. */
+export interface DeliveryJobParams {
+  delayMs: number;
+}
+
 export const JOB_CATALOG = {
   /** Execute one run (the payload says which; Postgres holds the run). */
   run: {
@@ -96,6 +122,24 @@ export const JOB_CATALOG = {
     schema: runJobPayloadSchema,
     options: (payload, params) => runJobOptions(payload.runId, params.priority, params.policy),
   } satisfies JobDefinition<typeof runJobPayloadSchema, RunJobParams>,
+  /**
+   * Wake a sender for one attempt of a notification delivery. Postgres holds the delivery and
+   * its retry schedule; the job is only the alarm clock, so it is never retried by BullMQ (the
+   * sender writes the next attempt's time and job), and it is removed as soon as it ends: its id
+   * then no longer blocks the outbox sweep from adding the attempt again when it was lost.
+   */
+  deliver: {
+    queue: NOTIFICATIONS_QUEUE,
+    name: "deliver",
+    schema: deliveryJobPayloadSchema,
+    options: (payload, params) => ({
+      jobId: jobIdForDelivery(payload.deliveryId, payload.attempt),
+      attempts: 1,
+      ...(params.delayMs > 0 ? { delay: Math.round(params.delayMs) } : {}),
+      removeOnComplete: true,
+      removeOnFail: true,
+    }),
+  } satisfies JobDefinition<typeof deliveryJobPayloadSchema, DeliveryJobParams>,
 } as const;
 
 export type JobName = keyof typeof JOB_CATALOG;
@@ -111,8 +155,10 @@ export interface BuiltJob<N extends JobName = JobName> {
 
 /** Validates `payload` against the catalog (throws a ZodError naming the field) and builds the job. */
 export function buildJob<N extends JobName>(name: N, payload: JobPayloadOf<N>, params: JobParamsOf<N>): BuiltJob<N> {
-  const definition = JOB_CATALOG[name];
-  const data = definition.schema.parse(payload) as JobPayloadOf<N>;
+  const definition = JOB_CATALOG[name] as unknown as JobDefinition<z.ZodType<JobPayloadOf<N>>, JobParamsOf<N>> & {
+    name: (typeof JOB_CATALOG)[N]["name"];
+  };
+  const data = definition.schema.parse(payload);
   return { name: definition.name, data, opts: definition.options(data, params) };
 }
 
