@@ -19,6 +19,7 @@ import { DOCS_CSP, registerSecurityHeaders } from "./plugins/security-headers.ts
 import { type ProjectLimits, ProjectLimitsCache } from "./project-limits.ts";
 import type { RunQueue } from "./queue.ts";
 import { registerAdminTasks } from "./routes/admin-tasks.ts";
+import { registerAlertRoutes } from "./routes/alert-rules.ts";
 import { registerGetArtifact } from "./routes/artifacts-get.ts";
 import { registerListDeadLetters } from "./routes/dead-letters-list.ts";
 import { registerHealth } from "./routes/health.ts";
@@ -232,6 +233,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const egressPolicy = options.egressPolicy ?? egressPolicyFromEnv({ EGRESS_POLICY: "public" });
   registerCreateProject(app, { db: options.db });
   registerAdminTasks(app, { db: options.db });
+  registerAlertRoutes(app, { db: options.db });
   registerProjectRoutes(app, { db: options.db, egressPolicy, auth });
   registerCreateKey(app, { db: options.db });
   registerListKeys(app, { db: options.db });

@@ -1,4 +1,5 @@
 export * from "./client.ts";
+export * from "./queries/alerts.ts";
 export * from "./migrate.ts";
 export * from "./queries/keys.ts";
 export * from "./queries/notifications.ts";

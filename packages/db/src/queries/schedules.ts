@@ -33,6 +33,7 @@ import {
   scheduleFires,
   schedules,
 } from "../schema.ts";
+import { activeMaintenanceWindow, alertOnSchedulePausedInTx } from "./alerts.ts";
 import { beforeCursor, type Page, toPage } from "./pagination.ts";
 import { cancelQueuedRunInTx, requestRunCancelInTx, type Tx } from "./runs-transition.ts";
 import { lockSuiteRunsOfRuns } from "./suite-flow.ts";
@@ -281,6 +282,21 @@ export async function fireScheduleInTx(
   if (!options.manual && schedule.pausedAt) {
     effects.fire = await log("skipped_paused", { reason: schedule.pauseReason ?? "paused" });
     return effects;
+  }
+  if (!options.manual) {
+    const window = await activeMaintenanceWindow(
+      tx,
+      schedule.projectId,
+      { scheduleId: schedule.id, recordingId: schedule.recordingId, suiteId: schedule.suiteId },
+      scheduledAt,
+      ["pause"],
+    );
+    if (window) {
+      effects.fire = await log("skipped_paused", {
+        reason: `maintenance window ${window.id} until ${window.endsAt.toISOString()}${window.reason ? `: ${window.reason}` : ""}`,
+      });
+      return effects;
+    }
   }
   if (!options.manual && schedule.overlap !== "allow") {
     const unfinished = await tx
@@ -651,7 +667,11 @@ async function autoPause(db: Db, now: Date, result: TickResult): Promise<void> {
     const list = rows as unknown as { failed: boolean }[];
     if (list.length < n || !list.every((row) => row.failed)) continue;
     const reason = `paused after ${n} consecutive failed run(s)`;
-    await pauseSchedule(db, schedule.projectId, schedule.id, reason, now);
+    // The pause and its alert commit together (the outbox).
+    await db.transaction(async (tx) => {
+      const paused = await pauseSchedule(tx, schedule.projectId, schedule.id, reason, now);
+      if (paused) await alertOnSchedulePausedInTx(tx, paused, reason, now);
+    });
     result.paused.push({ scheduleId: schedule.id, reason });
   }
 }

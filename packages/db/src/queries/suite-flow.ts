@@ -13,6 +13,7 @@
 import type { RunStatus } from "@conveyor/core";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { type Run, runs, type SuiteRun, suiteRuns } from "../schema.ts";
+import { alertOnRunEndInTx, alertOnSuiteRunEndInTx } from "./alerts.ts";
 import { cancelQueuedRunInTx, type Tx } from "./runs-transition.ts";
 
 /** What the caller of a final transition does after its commit: add the released runs' jobs, remove the cancelled ones'. */
@@ -164,8 +165,27 @@ export async function endRunInTx<T>(
 ): Promise<T | null> {
   const suiteRun = await lockSuiteRunOfRun(tx, target.projectId, target.runId);
   const result = await transition();
-  if (suiteRun && result !== null) {
-    await settleSuiteRunInTx(tx, suiteRun, { runId: target.runId, status: target.status }, effects);
-  }
+  if (result === null) return result;
+  if (suiteRun) await settleSuiteRunInTx(tx, suiteRun, { runId: target.runId, status: target.status }, effects);
+  await alertInSavepoint(tx, target.runId, async (savepoint) => {
+    await alertOnRunEndInTx(savepoint, target.projectId, target.runId);
+    if (suiteRun) await alertOnSuiteRunEndInTx(savepoint, target.projectId, suiteRun.id);
+  });
   return result;
+}
+
+/**
+ * Alerts are evaluated in a savepoint of the run's final transition: their notifications commit
+ * with it (the outbox), but a failing evaluation never costs the run its result. Such a failure
+ * is reported as a process warning (the worker's stderr) and the alert is lost.
+ */
+async function alertInSavepoint(tx: Tx, runId: string, evaluate: (savepoint: Tx) => Promise<void>): Promise<void> {
+  try {
+    await tx.transaction(evaluate);
+  } catch (error) {
+    process.emitWarning(
+      `alert evaluation failed for run ${runId}: ${error instanceof Error ? error.message : String(error)}`,
+      "ConveyorAlertWarning",
+    );
+  }
 }
