@@ -5,7 +5,6 @@
  * transaction, and another project sees none of it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createProject } from "../src/queries/projects.ts";
 import {
   claimDeliveryAttempt,
   dueDeliveries,
@@ -19,6 +18,7 @@ import {
   recordDeliveryOutcome,
   redeliverDelivery,
 } from "../src/queries/notifications.ts";
+import { createProject } from "../src/queries/projects.ts";
 import { createTestDatabase, type TestDatabase } from "../src/testing.ts";
 
 const DAY_MS = 86_400_000;
