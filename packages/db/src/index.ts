@@ -1,6 +1,6 @@
 export * from "./client.ts";
-export * from "./queries/alerts.ts";
 export * from "./migrate.ts";
+export * from "./queries/alerts.ts";
 export * from "./queries/keys.ts";
 export * from "./queries/notifications.ts";
 export * from "./queries/pagination.ts";
