@@ -21,6 +21,7 @@ import type { RunQueue } from "./queue.ts";
 import { registerAdminTasks } from "./routes/admin-tasks.ts";
 import { registerAlertRoutes } from "./routes/alert-rules.ts";
 import { registerGetArtifact } from "./routes/artifacts-get.ts";
+import { registerChannelRoutes } from "./routes/channels.ts";
 import { registerListDeadLetters } from "./routes/dead-letters-list.ts";
 import { registerHealth } from "./routes/health.ts";
 import { registerCreateKey } from "./routes/keys-create.ts";
@@ -33,6 +34,8 @@ import { registerCreateRecording } from "./routes/recordings-create.ts";
 import { registerDeleteRecording } from "./routes/recordings-delete.ts";
 import { registerGetRecording } from "./routes/recordings-get.ts";
 import { registerListRecordings } from "./routes/recordings-list.ts";
+import { registerQuarantineRoutes } from "./routes/recordings-quarantine.ts";
+import { registerRecordingStats } from "./routes/recordings-stats.ts";
 import { registerUpdateRecording } from "./routes/recordings-update.ts";
 import { registerCancelRun } from "./routes/runs-cancel.ts";
 import { registerCreateRun } from "./routes/runs-create.ts";
@@ -245,6 +248,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerGetRecording(app, { db: options.db });
   registerDeleteRecording(app, { db: options.db });
   registerUpdateRecording(app, { db: options.db });
+  registerRecordingStats(app, { db: options.db });
+  registerQuarantineRoutes(app, { db: options.db });
   const failpoints = new Set(options.failpoints ?? []);
   const failpoint = async (name: string): Promise<void> => {
     if (!failpoints.has(name)) return;
@@ -293,6 +298,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     projectLimits,
     defaults: options.defaults,
     minIntervalS: options.scheduleMinIntervalS ?? SCHEDULE_MIN_INTERVAL_S_DEFAULT,
+  });
+  registerChannelRoutes(app, {
+    db: options.db,
+    redis: options.redis,
+    queuePrefix: options.queuePrefix,
+    secretsKey: options.secretsKey,
+    egressPolicy,
   });
   registerGetArtifact(app, { db: options.db, artifacts: options.artifacts });
   registerRecordingSchema(app);

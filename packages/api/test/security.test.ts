@@ -69,6 +69,19 @@ beforeAll(async () => {
     payload: { name: "owner's", recordingId: ids.recording, everySeconds: 3600 },
   });
   ids.schedule = schedule.json().id;
+  const channel = await t.app.inject({
+    method: "POST",
+    url: "/api/channels",
+    headers: auth(owner.apiKey),
+    payload: { type: "webhook", name: "owner's", url: "https://hooks.example.com/owner" },
+  });
+  ids.channel = channel.json().channel.id;
+  const delivery = await t.app.inject({
+    method: "POST",
+    url: `/api/channels/${ids.channel}/test`,
+    headers: auth(owner.apiKey),
+  });
+  ids.delivery = delivery.json().id;
 });
 
 afterAll(async () => {
@@ -91,23 +104,22 @@ function routes(): Route[] {
   return [...seen.values()];
 }
 
+/** Which of the owner's ids goes in a route's `:id`, by the route's prefix (first match wins). */
+const ID_KINDS: [prefix: string, kind: string][] = [
+  ["/api/runs", "run"],
+  ["/api/suite-runs", "suiteRun"],
+  ["/api/suites", "suite"],
+  ["/api/schedules", "schedule"],
+  ["/api/channels", "channel"],
+  ["/api/deliveries", "delivery"],
+  ["/api/recordings", "recording"],
+  ["/api/keys", "apiKey"],
+  ["/api/projects", "project"],
+];
+
 /** The route's URL with the owner's ids in it (a run id for :id under /api/runs, and so on). */
 function concrete(url: string): string {
-  const kind = url.startsWith("/api/runs")
-    ? "run"
-    : url.startsWith("/api/suite-runs")
-      ? "suiteRun"
-      : url.startsWith("/api/suites")
-        ? "suite"
-        : url.startsWith("/api/schedules")
-          ? "schedule"
-          : url.startsWith("/api/recordings")
-            ? "recording"
-            : url.startsWith("/api/keys")
-              ? "apiKey"
-              : url.startsWith("/api/projects")
-                ? "project"
-                : "run";
+  const kind = ID_KINDS.find(([prefix]) => url.startsWith(prefix))?.[1] ?? "run";
   return url.replace(":id", ids[kind] ?? "x").replace("*", "1/action-1-failure.png");
 }
 
