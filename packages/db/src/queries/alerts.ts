@@ -253,6 +253,16 @@ async function stateOf(tx: Tx, rule: AlertRule, subject: string) {
   return state;
 }
 
+/** Whether the project has an enabled alert rule (most have none: then nothing else is read). */
+export async function hasAlertRules(tx: Executor, projectId: string): Promise<boolean> {
+  const [any] = await tx
+    .select({ id: alertRules.id })
+    .from(alertRules)
+    .where(and(eq(alertRules.projectId, projectId), eq(alertRules.enabled, true)))
+    .limit(1);
+  return any !== undefined;
+}
+
 /** What the alert code read about a run that just ended. */
 interface EndedRun {
   id: string;
@@ -377,12 +387,6 @@ export async function alertOnRunEndInTx(
   now: Date = new Date(),
 ): Promise<AlertDecision[]> {
   const decisions: AlertDecision[] = [];
-  const [any] = await tx
-    .select({ id: alertRules.id })
-    .from(alertRules)
-    .where(and(eq(alertRules.projectId, projectId), eq(alertRules.enabled, true)))
-    .limit(1);
-  if (!any) return decisions;
   const run = await readEndedRun(tx, projectId, runId);
   if (!run || run.status === "cancelled" || run.quarantined) return decisions;
   const scope: AlertSubjectScope = {

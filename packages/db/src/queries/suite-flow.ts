@@ -13,7 +13,7 @@
 import type { RunStatus } from "@conveyor/core";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { type Run, runs, type SuiteRun, suiteRuns } from "../schema.ts";
-import { alertOnRunEndInTx, alertOnSuiteRunEndInTx } from "./alerts.ts";
+import { alertOnRunEndInTx, alertOnSuiteRunEndInTx, hasAlertRules } from "./alerts.ts";
 import { cancelQueuedRunInTx, type Tx } from "./runs-transition.ts";
 
 /** What the caller of a final transition does after its commit: add the released runs' jobs, remove the cancelled ones'. */
@@ -167,7 +167,7 @@ export async function endRunInTx<T>(
   const result = await transition();
   if (result === null) return result;
   if (suiteRun) await settleSuiteRunInTx(tx, suiteRun, { runId: target.runId, status: target.status }, effects);
-  await alertInSavepoint(tx, target.runId, async (savepoint) => {
+  await alertInSavepoint(tx, target.projectId, target.runId, async (savepoint) => {
     await alertOnRunEndInTx(savepoint, target.projectId, target.runId);
     if (suiteRun) await alertOnSuiteRunEndInTx(savepoint, target.projectId, suiteRun.id);
   });
@@ -179,7 +179,14 @@ export async function endRunInTx<T>(
  * with it (the outbox), but a failing evaluation never costs the run its result. Such a failure
  * is reported as a process warning (the worker's stderr) and the alert is lost.
  */
-async function alertInSavepoint(tx: Tx, runId: string, evaluate: (savepoint: Tx) => Promise<void>): Promise<void> {
+async function alertInSavepoint(
+  tx: Tx,
+  projectId: string,
+  runId: string,
+  evaluate: (savepoint: Tx) => Promise<void>,
+): Promise<void> {
+  // Most projects have no rule: one indexed read, and no savepoint.
+  if (!(await hasAlertRules(tx, projectId))) return;
   try {
     await tx.transaction(evaluate);
   } catch (error) {
