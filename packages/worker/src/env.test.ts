@@ -78,3 +78,36 @@ describe("failure detection settings", () => {
     expect(parseWorkerEnv({ ...BASE, RECONCILE_GRACE_MS: "5000" }).RECONCILE_GRACE_MS).toBe(5000);
   });
 });
+
+describe("notifications (PUBLIC_URL, NOTIFY_*, SMTP_*)", () => {
+  it("default to the standard schedule, a 10 s attempt, no SMTP and no public URL", () => {
+    const env = parseWorkerEnv(BASE);
+    expect(env.NOTIFY_RETRY_SCHEDULE_MS).toBeUndefined();
+    expect(env.NOTIFY_TIMEOUT_MS).toBe(10_000);
+    expect(env.PUBLIC_URL).toBeUndefined();
+    expect(env.SMTP_HOST).toBeUndefined();
+    expect(env.SMTP_PORT).toBe(587);
+    expect(env.SMTP_SECURE).toBe(false);
+  });
+
+  it("read a retry schedule as waits in ms, and name the variable when it is not one", () => {
+    expect(parseWorkerEnv({ ...BASE, NOTIFY_RETRY_SCHEDULE_MS: "0, 200,300" }).NOTIFY_RETRY_SCHEDULE_MS).toEqual([
+      0, 200, 300,
+    ]);
+    expect(() => parseWorkerEnv({ ...BASE, NOTIFY_RETRY_SCHEDULE_MS: "0,5s" })).toThrow(
+      /NOTIFY_RETRY_SCHEDULE_MS: expected 1-20 comma-separated waits in ms/,
+    );
+    expect(() => parseWorkerEnv({ ...BASE, PUBLIC_URL: "conveyor.example.com" })).toThrow(/PUBLIC_URL/);
+  });
+
+  it("want SMTP_FROM with SMTP_HOST, and SMTP_USER with SMTP_PASSWORD", () => {
+    expect(() => parseWorkerEnv({ ...BASE, SMTP_HOST: "smtp.example.com" })).toThrow(
+      /SMTP_FROM: is required with SMTP_HOST/,
+    );
+    const smtp = { ...BASE, SMTP_HOST: "smtp.example.com", SMTP_FROM: "Conveyor <alerts@example.com>" };
+    expect(parseWorkerEnv(smtp).SMTP_FROM).toBe("Conveyor <alerts@example.com>");
+    expect(() => parseWorkerEnv({ ...smtp, SMTP_USER: "alerts" })).toThrow(
+      /SMTP_PASSWORD: SMTP_USER and SMTP_PASSWORD go together/,
+    );
+  });
+});

@@ -7,6 +7,7 @@ import {
   envInteger,
   envOptionalInteger,
   envOptionalString,
+  envOptionalUrl,
   parseEnv,
 } from "@conveyor/core";
 import { CHROMIUM_SANDBOX_MODES } from "@conveyor/runner";
@@ -102,13 +103,70 @@ export const workerEnvShape = {
    * histograms, process metrics). Unset: no metrics server. Default: unset.
    */
   WORKER_METRICS_PORT: envOptionalInteger(0, 65_535),
+  /**
+   * Where people reach Conveyor (`https://conveyor.example.com`): links in Slack messages and
+   * emails (the run, its screenshot) start with it. Unset: the links are paths on the API.
+   */
+  PUBLIC_URL: envOptionalUrl(["http:", "https:"]),
+  /** One notification delivery attempt's budget (connect, send, answer), ms. Default 10000. */
+  NOTIFY_TIMEOUT_MS: envInteger(10_000, 1000, 60_000),
+  /**
+   * The waits before each delivery attempt, ms, comma-separated (the first is the first attempt's,
+   * usually 0); as many attempts as entries. For tests. Unset: 0, 5 s, 5 min, 30 min, 2 h, 5 h,
+   * 10 h, 10 h (docs/notifications.md).
+   */
+  NOTIFY_RETRY_SCHEDULE_MS: envOptionalString().transform((value, ctx) => {
+    if (value === undefined) return undefined;
+    const parts = value.split(",").map((part) => part.trim());
+    if (parts.length > 20 || parts.some((part) => !/^\d{1,9}$/.test(part))) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected 1-20 comma-separated waits in ms, e.g. "0,5000,300000", got "${value}"`,
+      });
+      return z.NEVER;
+    }
+    return parts.map(Number);
+  }),
+  /** SMTP server email channels are sent through. Unset: email deliveries fail, saying so. */
+  SMTP_HOST: envOptionalString(),
+  /** Its port. Default 587. */
+  SMTP_PORT: envInteger(587, 1, 65_535),
+  /** TLS from the first byte (port 465); false: STARTTLS when the server offers it. Default false. */
+  SMTP_SECURE: envBoolean(false),
+  /** SMTP user name, when the server wants a login. Default: unset (no login). */
+  SMTP_USER: envOptionalString(),
+  /** SMTP password (with SMTP_USER). Default: unset. */
+  SMTP_PASSWORD: envOptionalString(),
+  /** The sender of notification emails (`Conveyor <alerts@example.com>`). Required with SMTP_HOST. */
+  SMTP_FROM: envOptionalString(),
 };
 
 /** Cross-field rules of the worker's variables (also applied by the quick start). */
 export function checkWorkerEnv(
-  env: { WORKER_STALLED_INTERVAL_MS: number; WORKER_LOCK_DURATION_MS: number },
+  env: {
+    WORKER_STALLED_INTERVAL_MS: number;
+    WORKER_LOCK_DURATION_MS: number;
+    SMTP_HOST?: string | undefined;
+    SMTP_FROM?: string | undefined;
+    SMTP_USER?: string | undefined;
+    SMTP_PASSWORD?: string | undefined;
+  },
   ctx: z.RefinementCtx,
 ): void {
+  if (env.SMTP_HOST !== undefined && env.SMTP_FROM === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["SMTP_FROM"],
+      message: "is required with SMTP_HOST: the sender of notification emails, e.g. Conveyor <alerts@example.com>",
+    });
+  }
+  if ((env.SMTP_USER === undefined) !== (env.SMTP_PASSWORD === undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      path: [env.SMTP_USER === undefined ? "SMTP_USER" : "SMTP_PASSWORD"],
+      message: "SMTP_USER and SMTP_PASSWORD go together (set both for a login, neither without)",
+    });
+  }
   if (env.WORKER_STALLED_INTERVAL_MS > env.WORKER_LOCK_DURATION_MS * 10) {
     ctx.addIssue({
       code: "custom",

@@ -5,6 +5,7 @@
 import type { ArtifactStore } from "@conveyor/artifacts";
 import { type DbHandle, pruneRunHistory } from "@conveyor/db";
 import type { WorkerEnv } from "./env.ts";
+import type { Notifier } from "./notify/notifier.ts";
 import type { ServiceTaskDefinition } from "./orchestrator.ts";
 import type { Reconciler } from "./reconciler.ts";
 import type { Scheduler } from "./scheduler.ts";
@@ -18,6 +19,7 @@ export const SERVICE_TASKS = {
   scheduleClock: "schedule-clock",
   runRetention: "run-retention",
   artifactRetention: "artifact-retention",
+  notificationOutbox: "notification-outbox",
 } as const;
 
 export interface BuiltInTaskDeps {
@@ -25,6 +27,8 @@ export interface BuiltInTaskDeps {
   artifacts: ArtifactStore;
   reconciler: Reconciler;
   scheduler: Scheduler;
+  /** The notifications subsystem; without it there is no outbox sweep. */
+  notifier?: Notifier;
 }
 
 /** The built-in tasks this environment asks for (a task whose interval is 0 is left out). */
@@ -110,5 +114,22 @@ export function builtInServiceTasks(
       return { deleted, olderThan: olderThan.toISOString() };
     },
   });
+  if (deps.notifier) {
+    const notifier = deps.notifier;
+    tasks.push({
+      name: SERVICE_TASKS.notificationOutbox,
+      description:
+        "hands due notification deliveries whose job was lost (or whose worker died during an attempt) to the notifications queue",
+      mode: "scheduled",
+      intervalMs: 5_000,
+      timeoutMs: 60_000,
+      maxRetries: 2,
+      retryDelayMs: 500,
+      priority: 3,
+      // Never disabled: it is what delivers after an outage; its failures are logged.
+      maxConsecutiveFailures: 0,
+      run: async () => notifier.sweep(),
+    });
+  }
   return tasks;
 }

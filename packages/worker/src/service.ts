@@ -11,9 +11,11 @@ import type { DbHandle } from "@conveyor/db";
 import { EgressProxy } from "@conveyor/egress";
 import { BrowserPool, resolveChromium } from "@conveyor/runner";
 import type { Redis } from "ioredis";
+import nodemailer, { type Transporter } from "nodemailer";
 import { defaultWorkerName, type WorkerEnv } from "./env.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { startMetricsServer, WorkerMetrics } from "./metrics.ts";
+import { Notifier } from "./notify/notifier.ts";
 import { Orchestrator } from "./orchestrator.ts";
 import { Reconciler } from "./reconciler.ts";
 import { RunWorker } from "./run-worker.ts";
@@ -29,6 +31,8 @@ export interface WorkerService {
   heartbeat: Heartbeat;
   /** Runs the service's own tasks (retention, reconciliation, the schedules' clock) with the fleet. */
   orchestrator: Orchestrator;
+  /** Sends notification deliveries (webhooks, Slack, email). */
+  notifier: Notifier;
   /** URL of this worker's `GET /metrics`, when WORKER_METRICS_PORT is set. */
   metricsUrl: string | undefined;
   /** Drains (see {@link RunWorker.drain}) then closes the browser. */
@@ -117,11 +121,24 @@ export async function startWorker(
     ...(env.TASKS_POLL_MS > 0 ? { healEveryMs: 0 } : {}),
   });
   await scheduler.start();
+  const notifier = new Notifier({
+    db: deps.db,
+    connection: deps.redis,
+    prefix: env.QUEUE_PREFIX,
+    logger: deps.logger,
+    egressPolicy: policy,
+    secretsKey: env.SECRETS_KEY ? parseSecretsKey(env.SECRETS_KEY) : undefined,
+    ...(env.NOTIFY_RETRY_SCHEDULE_MS ? { retryScheduleMs: env.NOTIFY_RETRY_SCHEDULE_MS } : {}),
+    timeoutMs: env.NOTIFY_TIMEOUT_MS,
+    publicUrl: env.PUBLIC_URL,
+    mail: mailTransport(env),
+  });
+  await notifier.start();
   const orchestrator = new Orchestrator({
     db: deps.db,
     logger: deps.logger,
     name: deps.name,
-    tasks: builtInServiceTasks(env, { db: deps.db, artifacts, reconciler, scheduler }),
+    tasks: builtInServiceTasks(env, { db: deps.db, artifacts, reconciler, scheduler, notifier }),
     pollMs: env.TASKS_POLL_MS,
   });
   if (env.TASKS_POLL_MS > 0) await orchestrator.start();
@@ -155,11 +172,17 @@ export async function startWorker(
     egress,
     heartbeat,
     orchestrator,
+    notifier,
     metricsUrl: metricsServer?.url,
     close: async () => {
       // Running service tasks and runs get the same deadline, side by side; tasks still running
-      // then are aborted and their leases released.
-      await Promise.all([orchestrator.stop(env.SHUTDOWN_TIMEOUT_MS), runWorker.drain(env.SHUTDOWN_TIMEOUT_MS)]);
+      // then are aborted and their leases released. Delivery attempts under way end within
+      // NOTIFY_TIMEOUT_MS (a worker killed during one: the next attempt follows the claim's lease).
+      await Promise.all([
+        orchestrator.stop(env.SHUTDOWN_TIMEOUT_MS),
+        runWorker.drain(env.SHUTDOWN_TIMEOUT_MS),
+        notifier.stop(),
+      ]);
       await reconciler.stop();
       await scheduler.stop();
       await pool.close();
@@ -168,6 +191,25 @@ export async function startWorker(
       await heartbeat.stop();
       await metricsServer?.close();
     },
+  };
+}
+
+/** The SMTP transport of email channels (SMTP_*), or none without SMTP_HOST. */
+function mailTransport(env: WorkerEnv): { transport: Transporter; from: string } | undefined {
+  if (env.SMTP_HOST === undefined || env.SMTP_FROM === undefined) return undefined;
+  return {
+    transport: nodemailer.createTransport({
+      host: env.SMTP_HOST,
+      port: env.SMTP_PORT,
+      secure: env.SMTP_SECURE,
+      ...(env.SMTP_USER !== undefined && env.SMTP_PASSWORD !== undefined
+        ? { auth: { user: env.SMTP_USER, pass: env.SMTP_PASSWORD } }
+        : {}),
+      connectionTimeout: env.NOTIFY_TIMEOUT_MS,
+      greetingTimeout: env.NOTIFY_TIMEOUT_MS,
+      socketTimeout: env.NOTIFY_TIMEOUT_MS,
+    }),
+    from: env.SMTP_FROM,
   };
 }
 
