@@ -5,6 +5,7 @@ import {
   type RecordingRow,
   type Run,
   type RunAction,
+  type RunAttempt,
   type Schedule,
   type ScheduleFire,
   type StatusCounts,
@@ -32,6 +33,10 @@ export function runView(run: Run) {
     priority: run.priority,
     attempt: run.attempt,
     maxAttempts: run.maxAttempts,
+    retries: run.retries,
+    testFailures: run.testFailures,
+    flaky: run.flaky,
+    quarantined: run.quarantined,
     timeoutMs: run.timeoutMs,
     actionTimeoutMs: run.actionTimeoutMs,
     variables: Object.keys(run.variables),
@@ -84,13 +89,54 @@ export function actionView(runId: string, action: RunAction) {
   };
 }
 
-export function recordingView(row: RecordingRow) {
+/**
+ * One ended attempt of a run: how it ended and its evidence (its action results, with their
+ * screenshots, and its video and trace).
+ */
+export function attemptView(runId: string, attempt: RunAttempt, actions: RunAction[]) {
+  return {
+    attempt: attempt.attempt,
+    status: attempt.status as (typeof ATTEMPT_STATUSES)[number],
+    worker: attempt.worker,
+    startedAt: attempt.startedAt?.toISOString() ?? null,
+    finishedAt: attempt.finishedAt?.toISOString() ?? null,
+    durationMs: attempt.durationMs,
+    counts: { passed: attempt.actionsPassed, failed: attempt.actionsFailed, skipped: attempt.actionsSkipped },
+    error: attempt.errorMessage
+      ? {
+          kind: attempt.errorKind,
+          code: attempt.errorCode,
+          message: attempt.errorMessage,
+          actionIndex: attempt.failedActionIndex,
+        }
+      : null,
+    failedActionIndex: attempt.failedActionIndex,
+    artifacts: {
+      video: attempt.artifacts.video ? artifactUrl(runId, attempt.artifacts.video) : null,
+      trace: attempt.artifacts.trace ? artifactUrl(runId, attempt.artifacts.trace) : null,
+    },
+    actions: actions.map((action) => actionView(runId, action)),
+  };
+}
+
+/** A recording's quarantine while it lasts; null when there is none or it expired. */
+export function quarantineView(row: RecordingRow, now: Date = new Date()) {
+  if (!row.quarantinedUntil || row.quarantinedUntil <= now) return null;
+  return {
+    reason: row.quarantineReason ?? "",
+    until: row.quarantinedUntil.toISOString(),
+    since: (row.quarantinedAt ?? row.updatedAt).toISOString(),
+  };
+}
+
+export function recordingView(row: RecordingRow, now: Date = new Date()) {
   return {
     id: row.id,
     name: row.name,
     sourceFormat: row.sourceFormat,
     actionCount: row.actionCount,
     tags: row.tags,
+    quarantine: quarantineView(row, now),
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -132,6 +178,8 @@ export function suiteRunSummaryView(suiteRun: SuiteRun, counts: StatusCounts) {
       failed: counts.failed ?? 0,
       errored: counts.errored ?? 0,
       cancelled: counts.cancelled ?? 0,
+      flaky: counts.flaky ?? 0,
+      quarantined: counts.quarantined ?? 0,
     },
     ci: suiteRun.ci,
     maxParallel: suiteRun.maxParallel,
@@ -225,7 +273,13 @@ export const runResponse = z.object({
   status: z.enum(RUN_STATUSES),
   priority: z.number(),
   attempt: z.number().describe("Executions started so far (0 while queued for the first time)"),
-  maxAttempts: z.number(),
+  maxAttempts: z.number().describe("Attempts after infrastructure errors, the first included (MAX_RETRIES + 1)"),
+  retries: z.number().describe("Test-level retries: a failed attempt runs again up to this many times (0-5)"),
+  testFailures: z.number().describe("Attempts that failed and were retried"),
+  flaky: z.boolean().describe("Passed after at least one failed attempt"),
+  quarantined: z
+    .boolean()
+    .describe("Ended while its recording was quarantined: its failure fails no suite run and alerts no one"),
   timeoutMs: z.number(),
   actionTimeoutMs: z.number(),
   variables: z.array(z.string()).describe("Names only: values never leave"),
@@ -295,12 +349,46 @@ export const runEventResponse = z.object({
   createdAt: z.string(),
 });
 
+/** How an attempt ended: `retried` when it failed (or met an infrastructure error) and ran again. */
+export const ATTEMPT_STATUSES = ["retried", "passed", "failed", "errored", "cancelled"] as const;
+
+export const attemptResponse = z.object({
+  attempt: z.number(),
+  status: z.enum(ATTEMPT_STATUSES),
+  worker: z.string().nullable(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  durationMs: z.number().nullable(),
+  counts: z.object({ passed: z.number(), failed: z.number(), skipped: z.number() }),
+  error: z
+    .object({
+      kind: z.string().nullable(),
+      code: z.string().nullable(),
+      message: z.string(),
+      actionIndex: z.number().nullable(),
+    })
+    .nullable(),
+  failedActionIndex: z.number().nullable(),
+  artifacts: z.object({ video: z.string().nullable(), trace: z.string().nullable() }),
+  actions: z.array(actionResponse).describe("This attempt's action results, screenshots included"),
+});
+
+export const quarantineResponse = z
+  .object({
+    reason: z.string(),
+    until: z.string().describe("It lifts by itself then"),
+    since: z.string(),
+  })
+  .nullable()
+  .describe("While quarantined its runs still run, but their failures fail no suite run and alert no one");
+
 export const recordingResponse = z.object({
   id: z.string(),
   name: z.string(),
   sourceFormat: z.string(),
   actionCount: z.number(),
   tags: z.array(z.string()).describe("Labels suites select recordings by"),
+  quarantine: quarantineResponse,
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -324,7 +412,10 @@ export const suiteResponse = z.object({
       timeoutMs: z.number().optional(),
       options: jsonObject.optional(),
       variables: z.array(z.string()).optional().describe("Names only: values never leave"),
-      retries: z.number().optional().describe("Extra attempts after an infrastructure error"),
+      retries: z
+        .number()
+        .optional()
+        .describe("Test-level retries: a failed attempt runs again up to this many times (0-5)"),
     })
     .describe("Given to each run of a suite run unless the suite run overrides it"),
   maxParallel: z.number().nullable().describe("At most this many runs of a suite run queued or running at once"),
@@ -339,8 +430,10 @@ export const suiteRunSummaryResponse = z.object({
   suiteId: z.string().nullable().describe("Null once the suite was deleted"),
   suiteName: z.string(),
   status: z
-    .enum(["queued", "running", "passed", "failed", "cancelled"])
-    .describe("From the children: failed if any failed or errored once all finished"),
+    .enum(["queued", "running", "passed", "flaky", "failed", "cancelled"])
+    .describe(
+      "From the children once all finished: failed if any failed or errored (quarantined ones aside), else cancelled if any was, else flaky if any passed after a failed attempt",
+    ),
   total: z.number(),
   counts: z.object({
     queued: z.number(),
@@ -349,6 +442,10 @@ export const suiteRunSummaryResponse = z.object({
     failed: z.number(),
     errored: z.number(),
     cancelled: z.number(),
+    flaky: z.number().describe("Passed after a failed attempt (counted in passed too)"),
+    quarantined: z
+      .number()
+      .describe("Failed or errored while their recording was quarantined (counted in failed or errored too)"),
   }),
   ci: ciResponse,
   maxParallel: z.number().nullable().describe("The suite's maxParallel when the suite run started"),
@@ -433,6 +530,7 @@ export const scheduleResponse = z.object({
     priority: z.number().optional(),
     timeoutMs: z.number().optional(),
     options: jsonObject.optional(),
+    retries: z.number().optional(),
   }),
   pauseAfterFailures: z.number().nullable(),
   paused: z.boolean(),

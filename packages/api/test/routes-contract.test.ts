@@ -143,7 +143,11 @@ describe("response schemas", () => {
 
     const actions = await getRunActions(t.db.db, owner.id, id, stored.attempt);
     const got = await t.app.inject({ method: "GET", url: `/api/runs/${id}`, headers });
-    expect(got.json()).toEqual({ ...view, actions: JSON.parse(JSON.stringify(actions.map((a) => actionView(id, a)))) });
+    expect(got.json()).toEqual({
+      ...view,
+      actions: JSON.parse(JSON.stringify(actions.map((a) => actionView(id, a)))),
+      attempts: [],
+    });
 
     const list = await t.app.inject({ method: "GET", url: "/api/runs", headers });
     expect(list.json()).toEqual({ items: [view], nextCursor: null });
@@ -168,7 +172,7 @@ describe("response schemas", () => {
     });
     expect(recording.statusCode).toBe(201);
     expect(Object.keys(recording.json()).sort()).toEqual(
-      ["actionCount", "createdAt", "id", "name", "sourceFormat", "tags", "updatedAt", "warnings"].sort(),
+      ["actionCount", "createdAt", "id", "name", "quarantine", "sourceFormat", "tags", "updatedAt", "warnings"].sort(),
     );
     const detail = await t.app.inject({ method: "GET", url: `/api/recordings/${recording.json().id}`, headers });
     expect(detail.json().recording.actions.length).toBe(recording.json().actionCount);

@@ -123,12 +123,21 @@ function concrete(url: string): string {
   return url.replace(":id", ids[kind] ?? "x").replace("*", "1/action-1-failure.png");
 }
 
+/** Valid bodies of routes that need one, so another project's key meets the 404, not a 400. */
+const BODIES: Record<string, () => unknown> = {
+  "POST /api/recordings/:id/quarantine": () => ({
+    reason: "security test",
+    expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+  }),
+};
+
 function send(route: Route, token: string | undefined) {
+  const body = BODIES[`${route.method} ${route.url}`]?.() ?? {};
   return t.app.inject({
     method: route.method as "GET",
     url: concrete(route.url),
     headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-    ...(route.method === "GET" || route.method === "DELETE" ? {} : { payload: {} }),
+    ...(route.method === "GET" || route.method === "DELETE" ? {} : { payload: body }),
   });
 }
 

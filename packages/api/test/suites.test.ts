@@ -121,7 +121,7 @@ describe("suites", () => {
       [{ name: "par0", recordingIds: [a], maxParallel: 0 }, 400, "body.maxParallel"],
       [{ name: "par-frac", recordingIds: [a], maxParallel: 1.5 }, 400, "body.maxParallel"],
       [{ name: "ff", recordingIds: [a], failFast: "yes" }, 400, "body.failFast"],
-      [{ name: "retries", recordingIds: [a], defaults: { retries: 11 } }, 400, "body.defaults.retries"],
+      [{ name: "retries", recordingIds: [a], defaults: { retries: 6 } }, 400, "body.defaults.retries"],
       [{ name: "retries-neg", recordingIds: [a], defaults: { retries: -1 } }, 400, "body.defaults.retries"],
       [{ name: "var", recordingIds: [a], defaults: { variables: { "no-dash": "x" } } }, 400, "body.defaults.variables"],
       [{ name: "var-num", recordingIds: [a], defaults: { variables: { N: 1 } } }, 400, "body.defaults.variables.N"],
@@ -231,7 +231,16 @@ describe("suite runs", () => {
     await finish(p.id, c, "passed");
     const done = await status();
     expect(done.status).toBe("failed");
-    expect(done.counts).toEqual({ queued: 0, running: 0, passed: 2, failed: 1, errored: 0, cancelled: 0 });
+    expect(done.counts).toEqual({
+      queued: 0,
+      running: 0,
+      passed: 2,
+      failed: 1,
+      errored: 0,
+      cancelled: 0,
+      flaky: 0,
+      quarantined: 0,
+    });
     expect(done.runs).toHaveLength(3);
     expect(done.runs[1].error).toMatchObject({ kind: "test_failure", actionIndex: 3 });
 
@@ -614,24 +623,29 @@ describe("suite flow: maxParallel, failFast, variables, retries", () => {
     }
   });
 
-  it("retries: each run's maxAttempts is retries + 1 (its job's attempts too); the suite run may override it", async () => {
+  it("retries: test-level retries of each run (0-5), the suite run may override them; infrastructure attempts stay the API's", async () => {
     const ids = [await recording("rt-1"), await recording("rt-2")];
-    const suite = await call("POST", "/api/suites", { name: "rt", recordingIds: ids, defaults: { retries: 0 } });
-    expect(suite.body.defaults).toEqual({ retries: 0 });
+    const suite = await call("POST", "/api/suites", { name: "rt", recordingIds: ids, defaults: { retries: 2 } });
+    expect(suite.body.defaults).toEqual({ retries: 2 });
     const started = await call("POST", `/api/suites/${suite.body.id}/runs`, {});
-    expect(started.body.runs.map((r: { maxAttempts: number }) => r.maxAttempts)).toEqual([1, 1]);
+    expect(started.body.runs.map((r: { retries: number }) => r.retries)).toEqual([2, 2]);
+    // MAX_RETRIES (infrastructure errors) is not the suite's to change: the run and its job keep the API's.
+    expect(started.body.runs.map((r: { maxAttempts: number }) => r.maxAttempts)).toEqual([
+      DEFAULTS.maxAttempts,
+      DEFAULTS.maxAttempts,
+    ]);
     await t.runQueue.settle();
-    expect((await t.inspectQueue.getJob(started.body.runs[0].id))?.opts.attempts).toBe(1);
-    const overridden = await call("POST", `/api/suites/${suite.body.id}/runs`, { retries: 4 });
-    expect(overridden.body.runs.map((r: { maxAttempts: number }) => r.maxAttempts)).toEqual([5, 5]);
-    await t.runQueue.settle();
-    expect((await t.inspectQueue.getJob(overridden.body.runs[1].id))?.opts.attempts).toBe(5);
-    // Neither: the API's default (MAX_RETRIES + 1).
+    expect((await t.inspectQueue.getJob(started.body.runs[0].id))?.opts.attempts).toBe(DEFAULTS.maxAttempts);
+    const overridden = await call("POST", `/api/suites/${suite.body.id}/runs`, { retries: 0 });
+    expect(overridden.body.runs.map((r: { retries: number }) => r.retries)).toEqual([0, 0]);
+    const viewed = await call("GET", `/api/runs/${overridden.body.runs[1].id}`);
+    expect(viewed.body).toMatchObject({ retries: 0, testFailures: 0, flaky: false, attempts: [] });
+    // Neither: no retry.
     const plain = await call("POST", "/api/suites", { name: "rt-default", recordingIds: ids });
     const byDefault = await call("POST", `/api/suites/${plain.body.id}/runs`, {});
-    expect(byDefault.body.runs[0].maxAttempts).toBe(DEFAULTS.maxAttempts);
+    expect(byDefault.body.runs[0]).toMatchObject({ retries: 0, maxAttempts: DEFAULTS.maxAttempts });
     for (const [payload, field] of [
-      [{ retries: 11 }, "body.retries"],
+      [{ retries: 6 }, "body.retries"],
       [{ retries: 1.5 }, "body.retries"],
       [{ maxParallel: 2 }, "maxParallel"],
     ] as const) {

@@ -52,7 +52,11 @@ export interface SuiteDefaultsRow {
   options?: RunOptionsInput;
   /** Values for `${NAME}` placeholders; each value sealed (`enc:v1:…`) when SECRETS_KEY is set. Never returned. */
   variables?: Record<string, string>;
-  /** Extra attempts after an infrastructure error: each run's maxAttempts is retries + 1. */
+  /**
+   * Test-level retries (0–5): a failed attempt (a test failure, not an infrastructure error, which
+   * keeps MAX_RETRIES) runs again this many times at most. A suite saved before this meaning may
+   * hold up to 10: read as 5.
+   */
   retries?: number;
 }
 
@@ -61,6 +65,8 @@ export interface ScheduleRunOverridesRow {
   priority?: number;
   timeoutMs?: number;
   options?: RunOptionsInput;
+  /** Test-level retries (0–5), over the suite's `defaults.retries`. */
+  retries?: number;
 }
 
 /** The API's defaults for a run, as the schedule was saved with them. */

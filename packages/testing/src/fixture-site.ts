@@ -60,6 +60,10 @@
  * - `/popup?target=ORIGIN`: `#open` opens a popup at `ORIGIN/popup`; a service worker (`/sw.js`)
  *   fetches `ORIGIN/sw` and `#sw-result` says how that ended (`sw: failed: …`).
  * - `/download`: an attachment (`report.txt`).
+ * - `/flaky?key=K&fails=N`: counts visits per `key`; the first `N` (default 1) show
+ *   `<p id="broken">broken (visit n)</p>`, every later one `<p id="ok">ok (visit n)</p>`. A
+ *   recording asserting `#ok` fails on its first run and passes on the next: a flaky test. Use a
+ *   key per test (`site.visits(key)` reads the count).
  * - `/`: links to all of the above.
  *
  * `close()` ends open connections and pending slow responses, so nothing is left running.
@@ -70,6 +74,8 @@ import type { AddressInfo } from "node:net";
 export interface FixtureSite {
   /** Base URL without a trailing slash, e.g. `http://127.0.0.1:43567`. */
   url: string;
+  /** Visits of `/flaky?key=…` so far. */
+  visits(key: string): number;
   close(): Promise<void>;
 }
 
@@ -122,6 +128,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 export async function startFixtureSite(): Promise<FixtureSite> {
   const pendingTimers = new Set<NodeJS.Timeout>();
+  const flakyVisits = new Map<string, number>();
 
   const send = (res: ServerResponse, status: number, html: string) => {
     res.writeHead(status, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
@@ -170,6 +177,20 @@ export async function startFixtureSite(): Promise<FixtureSite> {
           return;
         }
         return send(res, 200, loginForm("Invalid password"));
+      }
+      case "/flaky": {
+        const key = url.searchParams.get("key") ?? "";
+        const fails = Number(url.searchParams.get("fails") ?? "1");
+        const visit = (flakyVisits.get(key) ?? 0) + 1;
+        flakyVisits.set(key, visit);
+        return send(
+          res,
+          200,
+          page(
+            "Flaky",
+            visit <= fails ? `<p id="broken">broken (visit ${visit})</p>` : `<p id="ok">ok (visit ${visit})</p>`,
+          ),
+        );
       }
       case "/welcome": {
         const user = url.searchParams.get("user") ?? "stranger";
@@ -573,6 +594,7 @@ self.addEventListener("message", (event) => {
 
   return {
     url: `http://127.0.0.1:${port}`,
+    visits: (key) => flakyVisits.get(key) ?? 0,
     async close() {
       for (const timer of pendingTimers) clearTimeout(timer);
       pendingTimers.clear();

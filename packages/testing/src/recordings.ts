@@ -25,3 +25,17 @@ export function slowRecording(siteUrl: string, ms: number) {
     ],
   };
 }
+
+/**
+ * Fails its first `fails` runs and passes after (the fixture site's `/flaky`, counted per `key`):
+ * the failing action is the assert (index 1).
+ */
+export function flakyRecording(siteUrl: string, key: string, fails = 1) {
+  return {
+    name: `flaky ${key}`,
+    actions: [
+      { type: "navigate", url: `${siteUrl}/flaky?key=${encodeURIComponent(key)}&fails=${fails}` },
+      { type: "assert", check: "elementVisible", selector: "#ok", timeoutMs: 1500 },
+    ],
+  };
+}

@@ -24,6 +24,7 @@ import {
   type RunOutcome,
   recordActionResult,
   requeueRun,
+  retryFailedAttempt,
   type SuiteEffects,
 } from "@conveyor/db";
 import { type BrowserPool, executeRecording, type RunResult } from "@conveyor/runner";
@@ -188,13 +189,40 @@ export function createRunProcessor(deps: ProcessorDeps) {
       await actionWrites;
       if (actionWriteError !== null) throw actionWriteError;
     };
-    const finish = (outcome: RunOutcome, actionsExecuted: number) =>
-      finishRunNow(
+    const finish = async (outcome: RunOutcome, actionsExecuted: number): Promise<ProcessResult> => {
+      if (outcome.status === "failed" && run.testFailures < run.retries) {
+        // A test failure with test-level retries left: the attempt ends (its evidence kept under
+        // its number), the run does not. Back to the queue as the same job, at once: the queue's
+        // own attempts (MAX_RETRIES, for infrastructure errors) are not used up by it.
+        if (await retryFailedAttempt(db, projectId, runId, attempt, outcome, deps.workerName)) {
+          await job.moveToWait(token);
+          log.warn(
+            {
+              status: "queued",
+              testFailures: run.testFailures + 1,
+              retries: run.retries,
+              failedActionIndex: outcome.error?.actionIndex,
+              actionsExecuted,
+              durationMs: Math.round(outcome.durationMs),
+            },
+            "run failed; test-level retry scheduled",
+          );
+          deps.observer?.attemptEnded({
+            status: "retried",
+            kind: outcome.error?.kind,
+            message: outcome.error?.message,
+            durationMs: outcome.durationMs,
+          });
+          throw new WaitingError();
+        }
+      }
+      return finishRunNow(
         deps,
         { projectId, runId, jobId: job.id, attempt, backoffMs: backoffBaseMs(job) },
         outcome,
         actionsExecuted,
       );
+    };
 
     let result: RunResult | undefined;
     try {
@@ -265,11 +293,23 @@ export function createRunProcessor(deps: ProcessorDeps) {
           );
         }
         // Shutdown: not the run's fault. Back to the queue for another worker, not counted as a retry.
-        await requeueRun(db, projectId, runId, attempt, {
-          type: "handed_back",
-          worker: deps.workerName,
-          data: { reason: "worker shutting down", actionsExecuted: result.actions.length },
-        });
+        await requeueRun(
+          db,
+          projectId,
+          runId,
+          attempt,
+          {
+            type: "handed_back",
+            worker: deps.workerName,
+            data: { reason: "worker shutting down", actionsExecuted: result.actions.length },
+          },
+          {
+            durationMs: result.durationMs,
+            counts: result.counts,
+            artifacts: result.artifacts,
+            error: { kind: "transient", message: "handed back to the queue: its worker was shutting down" },
+          },
+        );
         await job.moveToWait(token);
         log.info(
           {
@@ -356,11 +396,23 @@ export function createRunProcessor(deps: ProcessorDeps) {
       }
       // Decided once: the event says this delay and the queue's backoff strategy returns it.
       const delayMs = retryDelayMs(job.attemptsMade + 1, kind, backoffBaseMs(job));
-      await requeueRun(db, projectId, runId, attempt, {
-        type: "retry_scheduled",
-        worker: deps.workerName,
-        data: { kind, reason: message, delay: disposition.delay, delayMs },
-      });
+      await requeueRun(
+        db,
+        projectId,
+        runId,
+        attempt,
+        {
+          type: "retry_scheduled",
+          worker: deps.workerName,
+          data: { kind, reason: message, delay: disposition.delay, delayMs },
+        },
+        {
+          durationMs,
+          counts,
+          ...(result?.artifacts ? { artifacts: result.artifacts } : {}),
+          error: { kind, ...(error.code === undefined ? {} : { code: error.code }), message },
+        },
+      );
       log.warn(
         {
           err: thrown,

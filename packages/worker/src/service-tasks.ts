@@ -3,7 +3,7 @@
  * (orchestrator.ts); docs/operations.md#service-tasks describes each for operators.
  */
 import type { ArtifactStore } from "@conveyor/artifacts";
-import { type DbHandle, pruneRunHistory } from "@conveyor/db";
+import { type DbHandle, pruneRunHistory, rollupRecordingStats } from "@conveyor/db";
 import type { WorkerEnv } from "./env.ts";
 import type { Notifier } from "./notify/notifier.ts";
 import type { ServiceTaskDefinition } from "./orchestrator.ts";
@@ -20,6 +20,7 @@ export const SERVICE_TASKS = {
   runRetention: "run-retention",
   artifactRetention: "artifact-retention",
   notificationOutbox: "notification-outbox",
+  statsRollup: "stats-rollup",
 } as const;
 
 export interface BuiltInTaskDeps {
@@ -112,6 +113,31 @@ export function builtInServiceTasks(
       const olderThan = new Date(Date.now() - env.ARTIFACT_RETENTION_DAYS * DAY_MS);
       const deleted = await deps.artifacts.sweep(olderThan, { signal });
       return { deleted, olderThan: olderThan.toISOString() };
+    },
+  });
+  tasks.push({
+    name: SERVICE_TASKS.statsRollup,
+    description:
+      "folds finished runs into each recording's daily stats (GET /api/recordings/:id/stats), from where it left off",
+    mode: "scheduled",
+    intervalMs: 60_000,
+    timeoutMs: 5 * 60_000,
+    maxRetries: 2,
+    priority: 6,
+    maxConsecutiveFailures: 10,
+    // Retention deletes the runs it reads: not at the same time (a run deleted before it was folded in is not counted).
+    blocks: [SERVICE_TASKS.runRetention],
+    run: async ({ signal }) => {
+      // Batches until caught up (after an outage the backlog is folded in a few passes of one run).
+      let runs = 0;
+      let passes = 0;
+      let last: Awaited<ReturnType<typeof rollupRecordingStats>> | undefined;
+      do {
+        last = await rollupRecordingStats(deps.db.db);
+        runs += last.runs;
+        passes += 1;
+      } while (last.runs > 0 && passes < 20 && !signal.aborted);
+      return { runs, passes, prunedDays: last.prunedDays, cursorAt: last.cursorAt };
     },
   });
   if (deps.notifier) {

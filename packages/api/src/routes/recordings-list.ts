@@ -29,7 +29,7 @@ export function registerListRecordings(app: FastifyInstance, deps: { db: DbHandl
         ...(request.query.tag === undefined ? {} : { tag: request.query.tag }),
         cursor: parseCursor(request.query.cursor),
       });
-      return { items: page.items.map(recordingView), nextCursor: page.nextCursor };
+      return { items: page.items.map((row) => recordingView(row)), nextCursor: page.nextCursor };
     },
   );
 }

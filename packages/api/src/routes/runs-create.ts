@@ -16,6 +16,7 @@ import {
   type DbHandle,
   getProjectEgressAllow,
   getRecording,
+  MAX_TEST_RETRIES,
   QueueFullError,
 } from "@conveyor/db";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
@@ -46,6 +47,8 @@ export const createRunBody = z
     variables: variablesInput.default({}),
     /** Where the run comes from in CI; runs can be filtered by it. */
     ci: ciMetadataInput.optional(),
+    /** Test-level retries: a failed attempt (not an infrastructure error) runs again this many times at most; default 0. */
+    retries: z.number().int().min(0).max(MAX_TEST_RETRIES).optional(),
   })
   .superRefine((body, ctx) => {
     if ((body.recordingId === undefined) === (body.recording === undefined)) {
@@ -145,6 +148,7 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
           timeoutMs: body.timeoutMs ?? deps.defaults.runTimeoutMs,
           actionTimeoutMs: deps.defaults.actionTimeoutMs,
           maxAttempts: deps.defaults.maxAttempts,
+          retries: body.retries ?? 0,
           variables,
           options: body.options ?? {},
           ...(body.ci ? { ci: body.ci } : {}),

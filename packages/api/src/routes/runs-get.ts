@@ -1,12 +1,23 @@
-import { type DbHandle, getRun, getRunActions } from "@conveyor/db";
+import { type DbHandle, getAllRunActions, getRun, getRunAttempts } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { actionResponse, actionView, errorResponses, runResponse, runView } from "../views.ts";
+import {
+  actionResponse,
+  actionView,
+  attemptResponse,
+  attemptView,
+  errorResponses,
+  runResponse,
+  runView,
+} from "../views.ts";
 import { idParams, isWellFormed, notFound } from "./common.ts";
 
 export const runDetailResponse = runResponse.extend({
   actions: z.array(actionResponse).describe("Results of the latest attempt, in recording order"),
+  attempts: z
+    .array(attemptResponse)
+    .describe("Every ended attempt, first first, each with its own evidence (a retried one included)"),
 });
 
 export function registerGetRun(app: FastifyInstance, deps: { db: DbHandle }): void {
@@ -15,7 +26,8 @@ export function registerGetRun(app: FastifyInstance, deps: { db: DbHandle }): vo
     {
       config: { scope: "runs:read" },
       schema: {
-        summary: "A run: status, attempt, timings, counts, error and per-action results of its latest attempt",
+        summary:
+          "A run: status, attempt, timings, counts, error, per-action results of its latest attempt, and every attempt's evidence",
         tags: ["runs"],
         params: idParams("run"),
         response: { 200: runDetailResponse, ...errorResponses },
@@ -25,8 +37,19 @@ export function registerGetRun(app: FastifyInstance, deps: { db: DbHandle }): vo
       const { id } = request.params;
       const run = isWellFormed("run", id) ? await getRun(deps.db.db, request.projectId, id) : null;
       if (!run) throw notFound("run", id);
-      const actions = run.attempt > 0 ? await getRunActions(deps.db.db, request.projectId, id, run.attempt) : [];
-      return { ...runView(run), actions: actions.map((a) => actionView(run.id, a)) };
+      const [attempts, actions] =
+        run.attempt > 0
+          ? await Promise.all([
+              getRunAttempts(deps.db.db, request.projectId, id),
+              getAllRunActions(deps.db.db, request.projectId, id),
+            ])
+          : [[], []];
+      const ofAttempt = (attempt: number) => actions.filter((a) => a.attempt === attempt);
+      return {
+        ...runView(run),
+        actions: ofAttempt(run.attempt).map((a) => actionView(run.id, a)),
+        attempts: attempts.map((a) => attemptView(run.id, a, ofAttempt(a.attempt))),
+      };
     },
   );
 }

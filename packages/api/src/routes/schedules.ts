@@ -26,6 +26,7 @@ import {
   insertSchedule,
   listScheduleFires,
   listSchedules,
+  MAX_TEST_RETRIES,
   pauseSchedule,
   resumeSchedule,
   type Schedule,
@@ -77,6 +78,8 @@ const runOverridesInput = z
     timeoutMs: z.number().int().min(1000).max(3_600_000).optional(),
     /** How to replay (docs/api.md). */
     options: runOptionsSchema.optional(),
+    /** Test-level retries: a failed attempt runs again this many times at most (over the suite's `defaults.retries`). */
+    retries: z.number().int().min(0).max(MAX_TEST_RETRIES).optional(),
   })
   .describe("Given to every run it starts, over the suite's defaults and the API's");
 

@@ -27,12 +27,14 @@ import {
   insertSuite,
   listSuiteRuns,
   listSuites,
+  MAX_TEST_RETRIES,
   QueueFullError,
   resolveSuiteMembers,
   type Suite,
   type SuiteChildInput,
   type SuiteDefaultsRow,
   SuiteNameTakenError,
+  testRetries,
   updateSuite,
 } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
@@ -72,8 +74,6 @@ import {
 export const SUITE_MAX_RECORDING_IDS = 500;
 /** Most runs one suite run may start. */
 export const SUITE_RUN_MAX_RUNS = 500;
-/** Most extra attempts after an infrastructure error (`retries`) a suite may give its runs. */
-export const SUITE_MAX_RETRIES = 10;
 
 const tagQueryInput = z
   .strictObject({
@@ -94,8 +94,8 @@ const runSettings = {
   options: runOptionsSchema.optional(),
   /** Values for `${NAME}` placeholders; sensitive ones stored sealed, never returned. */
   variables: variablesInput.optional(),
-  /** Extra attempts after an infrastructure error: each run's maxAttempts is retries + 1. */
-  retries: z.number().int().min(0).max(SUITE_MAX_RETRIES).optional(),
+  /** Test-level retries: a failed attempt (not an infrastructure error, which keeps MAX_RETRIES) runs again this many times at most. */
+  retries: z.number().int().min(0).max(MAX_TEST_RETRIES).optional(),
 };
 
 const suiteFields = {
@@ -395,8 +395,7 @@ export function registerSuiteRoutes(app: FastifyInstance, deps: SuiteRouteDeps):
         );
       }
       const egressAllow = () => getProjectEgressAllow(deps.db.db, projectId);
-      const retries = body.retries ?? suite.defaults.retries;
-      const maxAttempts = retries === undefined ? deps.defaults.maxAttempts : retries + 1;
+      const retries = testRetries(body.retries ?? suite.defaults.retries);
       const variables = { ...suite.defaults.variables, ...body.variables };
       const variableField = (name: string) =>
         body.variables && name in body.variables ? `body.variables.${name}` : `suite.defaults.variables.${name}`;
@@ -412,7 +411,8 @@ export function registerSuiteRoutes(app: FastifyInstance, deps: SuiteRouteDeps):
           priority,
           timeoutMs: body.timeoutMs ?? suite.defaults.timeoutMs ?? deps.defaults.runTimeoutMs,
           actionTimeoutMs: deps.defaults.actionTimeoutMs,
-          maxAttempts,
+          maxAttempts: deps.defaults.maxAttempts,
+          retries,
           options: body.options ?? suite.defaults.options ?? {},
           // Sealed as this recording requires (a suite's stored values are sealed already).
           variables: deps.secrets.sealVariables(variables, recording, variableField),

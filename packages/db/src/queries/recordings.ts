@@ -74,3 +74,6 @@ export async function deleteRecording(db: Db, projectId: string, id: string): Pr
     .returning({ id: recordings.id });
   return deleted.length > 0;
 }
+
+// Stats and quarantine of recordings.
+export * from "./recording-stats.ts";

@@ -9,7 +9,8 @@
 import { and, asc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { runEvents, runs } from "../schema.ts";
-import { transitionRun } from "./runs-transition.ts";
+import { recordAttemptInTx } from "./runs-execution.ts";
+import { recordingQuarantinedNow, transitionRun } from "./runs-transition.ts";
 import { lockSuiteRunOfRun, noSuiteEffects, settleSuiteRunInTx } from "./suite-flow.ts";
 
 export interface RunningRun {
@@ -135,7 +136,7 @@ export async function handBackRunOfDeadWorker(
         kind: "transient" as const,
         message: `its worker died ${takeovers + 1} time(s) while running it (limit WORKER_MAX_STALLED_COUNT = ${input.maxTakeovers}): ${input.reason}`,
       };
-      await tx
+      const [ended] = await tx
         .update(runs)
         .set({
           status: "errored",
@@ -144,8 +145,11 @@ export async function handBackRunOfDeadWorker(
           errorCode: null,
           errorMessage: error.message,
           deadLetteredAt: now,
+          quarantined: recordingQuarantinedNow(),
         })
-        .where(fence);
+        .where(fence)
+        .returning();
+      if (ended) await recordAttemptInTx(tx, ended, "errored", { error });
       await tx.insert(runEvents).values({
         runId,
         projectId,
@@ -159,7 +163,12 @@ export async function handBackRunOfDeadWorker(
       if (suiteRun) await settleSuiteRunInTx(tx, suiteRun, { runId, status: "errored" }, noSuiteEffects());
       return "gave_up";
     }
-    await tx.update(runs).set({ status: "queued" }).where(fence);
+    const [requeued] = await tx.update(runs).set({ status: "queued" }).where(fence).returning();
+    if (requeued) {
+      await recordAttemptInTx(tx, requeued, "retried", {
+        error: { kind: "transient", message: `its worker ${deadWorker} stopped: ${input.reason}` },
+      });
+    }
     await tx.insert(runEvents).values({
       runId,
       projectId,

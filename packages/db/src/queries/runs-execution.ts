@@ -9,8 +9,8 @@
 import type { ActionStatus, ErrorKind, RunErrorCode, TerminalStatus } from "@conveyor/core";
 import { and, eq, sql } from "drizzle-orm";
 import { type Db, queryPrepared } from "../client.ts";
-import { type BlockedRequestsRow, projectRunCounts, projects, type Run, runs } from "../schema.ts";
-import { type Tx, transitionRun } from "./runs-transition.ts";
+import { type BlockedRequestsRow, projectRunCounts, projects, type Run, runAttempts, runs } from "../schema.ts";
+import { recordingQuarantinedNow, type Tx, transitionRun } from "./runs-transition.ts";
 import { endRunInTx, type SuiteEffects } from "./suite-flow.ts";
 
 /**
@@ -157,10 +157,72 @@ export interface RunOutcome {
     | undefined;
 }
 
+/** What a run's `run_attempts` row says of how an attempt ended (see {@link recordAttemptInTx}). */
+export type AttemptStatus = TerminalStatus | "retried";
+
 /**
- * Writes the terminal state of an attempt. Fenced: false when the attempt is stale. A suite run's
- * child also settles its suite run in the same transaction (failFast, held siblings released: see
- * suite-flow.ts); what the caller must then enqueue or withdraw is added to `effects`.
+ * Writes the `run_attempts` row of the attempt `run` is at (as returned by the transition that
+ * ended it), in the caller's transaction: what it ended with and where its evidence is. `ended`
+ * gives what the run's row does not hold (an attempt that was retried leaves the row `queued`);
+ * otherwise the row's own columns are taken. A second write of the same attempt (a run the queue
+ * gave up on while queued: its attempt was already recorded as retried) changes nothing.
+ */
+export async function recordAttemptInTx(
+  tx: Tx,
+  run: Run,
+  status: AttemptStatus,
+  ended: Partial<RunOutcome> = {},
+): Promise<void> {
+  if (run.attempt <= 0) return;
+  const finishedAt = run.finishedAt ?? new Date();
+  const durationMs =
+    ended.durationMs ??
+    run.durationMs ??
+    (run.startedAt ? Math.max(0, finishedAt.getTime() - run.startedAt.getTime()) : null);
+  const counts = ended.counts ?? {
+    passed: run.actionsPassed,
+    failed: run.actionsFailed,
+    skipped: run.actionsSkipped,
+  };
+  const error =
+    ended.error ??
+    (run.errorKind !== null || run.errorMessage !== null
+      ? {
+          kind: run.errorKind ?? "transient",
+          code: run.errorCode ?? undefined,
+          message: run.errorMessage ?? "",
+          actionIndex: run.failedActionIndex ?? undefined,
+        }
+      : undefined);
+  await tx
+    .insert(runAttempts)
+    .values({
+      runId: run.id,
+      attempt: run.attempt,
+      projectId: run.projectId,
+      status,
+      worker: run.worker,
+      startedAt: run.startedAt,
+      finishedAt,
+      durationMs: durationMs === null ? null : Math.round(durationMs),
+      actionsPassed: counts.passed,
+      actionsFailed: counts.failed,
+      actionsSkipped: counts.skipped,
+      errorKind: error?.kind ?? null,
+      errorCode: error?.code ?? null,
+      errorMessage: error?.message ?? null,
+      failedActionIndex: error?.actionIndex ?? null,
+      artifacts: ended.artifacts ?? run.artifacts ?? {},
+    })
+    .onConflictDoNothing();
+}
+
+/**
+ * Writes the terminal state of an attempt and its `run_attempts` row. Fenced: false when the
+ * attempt is stale. A run that passed after failed attempts is marked `flaky`; a run whose
+ * recording is quarantined now is marked `quarantined`. A suite run's child also settles its suite
+ * run in the same transaction (failFast, held siblings released: see suite-flow.ts); what the
+ * caller must then enqueue or withdraw is added to `effects`.
  */
 export async function finishRun(
   db: Db,
@@ -193,6 +255,8 @@ export async function finishRun(
             errorMessage: outcome.error?.message ?? null,
             failedActionIndex: outcome.error?.actionIndex ?? null,
             artifacts: outcome.artifacts ?? {},
+            flaky: outcome.status === "passed" ? sql`${runs.testFailures} > 0` : false,
+            quarantined: recordingQuarantinedNow(),
           },
           event: {
             type: "finished",
@@ -204,10 +268,55 @@ export async function finishRun(
               ...(outcome.error ? { error: outcome.error } : {}),
             },
           },
+          returnRun: true,
         }),
       effects,
     );
+    if (updated) await recordAttemptInTx(tx, updated, outcome.status, outcome);
     return updated !== null;
+  });
+}
+
+/**
+ * Ends a failed attempt that has test-level retries left (`test_failures < retries`) without
+ * ending the run: back to `queued` (fenced by attempt, like every write of an execution),
+ * `test_failures` + 1, the attempt's `run_attempts` row (`retried`, with its evidence) and a
+ * `retry_scheduled` event saying it was a test failure, in one transaction. Not a final
+ * transition: the run's suite run is not settled (failFast fires only on a final failure). False
+ * when the attempt is stale or no retry is left (then the caller finishes the run `failed`).
+ */
+export async function retryFailedAttempt(
+  db: Db,
+  projectId: string,
+  runId: string,
+  attempt: number,
+  outcome: RunOutcome,
+  worker: string,
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const updated = await transitionRun(tx, {
+      projectId,
+      runId,
+      from: ["running"],
+      attempt,
+      where: sql`${runs.testFailures} < ${runs.retries} and ${runs.cancelRequestedAt} is null`,
+      set: { status: "queued", testFailures: sql`${runs.testFailures} + 1` },
+      event: {
+        type: "retry_scheduled",
+        worker,
+        data: {
+          testFailure: true,
+          kind: outcome.error?.kind ?? "test_failure",
+          reason: outcome.error?.message ?? "the attempt failed",
+          ...(outcome.error?.actionIndex === undefined ? {} : { actionIndex: outcome.error.actionIndex }),
+          delayMs: 0,
+        },
+      },
+      returnRun: true,
+    });
+    if (!updated) return false;
+    await recordAttemptInTx(tx, updated, "retried", outcome);
+    return true;
   });
 }
 
@@ -221,6 +330,8 @@ export async function requeueRun(
   runId: string,
   attempt: number,
   event: { type: "handed_back" | "retry_scheduled" | "requeued"; worker: string; data: Record<string, unknown> },
+  /** How the attempt ended, for its `run_attempts` row (`retried`). Default: nothing but its start. */
+  ended: Partial<RunOutcome> = {},
 ): Promise<boolean> {
   return db.transaction(async (tx) => {
     const updated = await transitionRun(tx, {
@@ -230,7 +341,9 @@ export async function requeueRun(
       attempt,
       set: { status: "queued" },
       event: { type: event.type, worker: event.worker, data: event.data },
+      returnRun: true,
     });
+    if (updated) await recordAttemptInTx(tx, updated, "retried", ended);
     return updated !== null;
   });
 }
@@ -273,6 +386,7 @@ export async function failUnfinishedRun(
             errorKind: error.kind,
             errorCode: null,
             errorMessage: error.message,
+            quarantined: recordingQuarantinedNow(),
             ...(options.deadLetter ? { deadLetteredAt: now } : {}),
           },
           event: {
@@ -280,9 +394,12 @@ export async function failUnfinishedRun(
             worker,
             data: { status: "errored", error, ...(options.deadLetter ? { deadLettered: true } : {}) },
           },
+          returnRun: true,
         }),
       options.effects,
     );
+    // The attempt it was at, unless that one was already recorded (retried, then given up on while queued).
+    if (updated) await recordAttemptInTx(tx, updated, "errored", { error });
     return updated !== null;
   });
 }

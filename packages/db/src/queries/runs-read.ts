@@ -6,7 +6,17 @@
 import type { RunStatus } from "@conveyor/core";
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
-import { type CiMetadataRow, type Run, type RunAction, type RunEvent, runActions, runEvents, runs } from "../schema.ts";
+import {
+  type CiMetadataRow,
+  type Run,
+  type RunAction,
+  type RunAttempt,
+  type RunEvent,
+  runActions,
+  runAttempts,
+  runEvents,
+  runs,
+} from "../schema.ts";
 import { beforeCursor, type Page, toPage } from "./pagination.ts";
 import type { Executor } from "./runs-transition.ts";
 
@@ -58,6 +68,24 @@ export async function getRunActions(db: Db, projectId: string, runId: string, at
     .from(runActions)
     .where(and(eq(runActions.projectId, projectId), eq(runActions.runId, runId), eq(runActions.attempt, attempt)))
     .orderBy(asc(runActions.index));
+}
+
+/** Action results of every attempt of a run, by attempt, then in recording order. */
+export async function getAllRunActions(db: Db, projectId: string, runId: string): Promise<RunAction[]> {
+  return db
+    .select()
+    .from(runActions)
+    .where(and(eq(runActions.projectId, projectId), eq(runActions.runId, runId)))
+    .orderBy(asc(runActions.attempt), asc(runActions.index));
+}
+
+/** How each ended attempt of a run ended (one row per attempt: retried, passed, failed, …), first first. */
+export async function getRunAttempts(db: Db, projectId: string, runId: string): Promise<RunAttempt[]> {
+  return db
+    .select()
+    .from(runAttempts)
+    .where(and(eq(runAttempts.projectId, projectId), eq(runAttempts.runId, runId)))
+    .orderBy(asc(runAttempts.attempt));
 }
 
 export async function getRunEvents(db: Db, projectId: string, runId: string): Promise<RunEvent[]> {

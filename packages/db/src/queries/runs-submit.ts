@@ -20,6 +20,8 @@ export interface CreateRunInput {
   timeoutMs: number;
   actionTimeoutMs: number;
   maxAttempts: number;
+  /** Test-level retries (0–5): a failed attempt runs again this many times at most. Default 0. */
+  retries?: number;
   variables: Record<string, string>;
   idempotencyKey?: string;
   requestHash?: string;
@@ -93,6 +95,7 @@ export async function createRuns(db: Db, requests: readonly CreateRunRequest[]):
     recording_id: input.recordingId,
     priority: input.priority,
     max_attempts: input.maxAttempts,
+    retries: input.retries ?? 0,
     timeout_ms: input.timeoutMs,
     action_timeout_ms: input.actionTimeoutMs,
     recording: input.recording,
@@ -144,7 +147,7 @@ export async function createRuns(db: Db, requests: readonly CreateRunRequest[]):
 const CREATE_RUNS_SQL = `
   with input as (
     select * from jsonb_to_recordset($1::jsonb) as x(ord integer, max_queued integer, id text, project_id text,
-      recording_id text, priority integer, max_attempts integer, timeout_ms integer, action_timeout_ms integer,
+      recording_id text, priority integer, max_attempts integer, retries integer, timeout_ms integer, action_timeout_ms integer,
       recording jsonb, variables jsonb, options jsonb, actions_total integer, idempotency_key text, request_hash text,
       ci jsonb, created_at timestamptz)
   ), counts as (
@@ -159,9 +162,10 @@ const CREATE_RUNS_SQL = `
     left join counts c on c.project_id = i.project_id
     where coalesce(c.queued, 0) + i.position <= i.max_queued
   ), inserted as (
-    insert into runs (id, project_id, recording_id, status, priority, max_attempts, timeout_ms, action_timeout_ms,
-      recording, variables, options, actions_total, idempotency_key, request_hash, ci, created_at, updated_at)
-    select id, project_id, recording_id, 'queued', priority, max_attempts, timeout_ms, action_timeout_ms,
+    insert into runs (id, project_id, recording_id, status, priority, max_attempts, retries, timeout_ms,
+      action_timeout_ms, recording, variables, options, actions_total, idempotency_key, request_hash, ci, created_at,
+      updated_at)
+    select id, project_id, recording_id, 'queued', priority, max_attempts, retries, timeout_ms, action_timeout_ms,
       recording, variables, options, actions_total, idempotency_key, request_hash, nullif(ci, 'null'::jsonb), created_at, created_at
     from admitted
     on conflict (project_id, idempotency_key) where idempotency_key is not null do nothing
@@ -198,7 +202,7 @@ function newRunAsStored({ projectId, input }: CreateRunRequest, id: string, crea
     idempotencyKey: input.idempotencyKey ?? null,
     requestHash: input.requestHash ?? null,
     held: false,
-    retries: 0,
+    retries: input.retries ?? 0,
     testFailures: 0,
     flaky: false,
     quarantined: false,
@@ -291,6 +295,7 @@ export async function createRetryRun(
         status: "queued",
         priority: original.priority,
         maxAttempts: original.maxAttempts,
+        retries: original.retries,
         timeoutMs: original.timeoutMs,
         actionTimeoutMs: original.actionTimeoutMs,
         recording: original.recording,

@@ -9,7 +9,7 @@ import type { RunEventType, RunStatus } from "@conveyor/core";
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
 import type { Db } from "../client.ts";
-import { type Run, runEvents, runs } from "../schema.ts";
+import { type Run, recordings, runEvents, runs } from "../schema.ts";
 
 /** A transaction of {@link Db}. */
 export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -136,4 +136,13 @@ export function requestRunCancelInTx(
     event: { type: "cancel_requested", ...(target.data ? { data: target.data } : {}) },
     returnRun: true,
   });
+}
+
+/**
+ * Whether the run's recording is quarantined now: what a final transition writes into
+ * `runs.quarantined` (a quarantine that expired is no quarantine: reads compare with now).
+ */
+export function recordingQuarantinedNow() {
+  return sql<boolean>`exists (select 1 from ${recordings} where ${recordings.id} = ${runs.recordingId}
+    and ${recordings.projectId} = ${runs.projectId} and ${recordings.quarantinedUntil} > now())`;
 }

@@ -42,6 +42,7 @@ import {
   getSuite,
   resolveSuiteMembers,
   type SuiteChildInput,
+  testRetries,
   unsealedSensitiveVariable,
 } from "./suites.ts";
 
@@ -399,6 +400,7 @@ async function startRunsOf(
         status: "queued",
         priority: overrides.priority ?? PRIORITY_DEFAULT,
         maxAttempts: defaults.maxAttempts,
+        retries: testRetries(overrides.retries),
         timeoutMs: overrides.timeoutMs ?? defaults.timeoutMs,
         actionTimeoutMs: defaults.actionTimeoutMs,
         recording,
@@ -449,7 +451,8 @@ async function startRunsOf(
       priority: overrides.priority ?? suite.defaults.priority ?? PRIORITY_DEFAULT,
       timeoutMs: overrides.timeoutMs ?? suite.defaults.timeoutMs ?? defaults.timeoutMs,
       actionTimeoutMs: defaults.actionTimeoutMs,
-      maxAttempts: suite.defaults.retries === undefined ? defaults.maxAttempts : suite.defaults.retries + 1,
+      maxAttempts: defaults.maxAttempts,
+      retries: testRetries(overrides.retries ?? suite.defaults.retries),
       options: overrides.options ?? suite.defaults.options ?? {},
       variables,
     };

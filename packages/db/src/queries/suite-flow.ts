@@ -81,7 +81,12 @@ export async function settleSuiteRunInTx(
   effects: SuiteEffects,
 ): Promise<void> {
   const { projectId } = suiteRun;
-  if (suiteRun.failFast && (finished.status === "failed" || finished.status === "errored")) {
+  if (
+    suiteRun.failFast &&
+    (finished.status === "failed" || finished.status === "errored") &&
+    // A quarantined recording's failure fails nothing (its final transition marked the run).
+    !(await endedQuarantined(tx, projectId, finished.runId))
+  ) {
     const now = new Date();
     if (suiteRun.failedFastAt === null) {
       await tx
@@ -150,6 +155,15 @@ export async function settleSuiteRunInTx(
   const order = new Map(suiteRun.runIds.map((id, i) => [id, i]));
   released.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
   effects.release.push(...released);
+}
+
+/** Whether the run ended while its recording was quarantined (`runs.quarantined`, set by its final transition). */
+async function endedQuarantined(tx: Tx, projectId: string, runId: string): Promise<boolean> {
+  const [row] = await tx
+    .select({ quarantined: runs.quarantined })
+    .from(runs)
+    .where(and(eq(runs.projectId, projectId), eq(runs.id, runId)));
+  return row?.quarantined ?? false;
 }
 
 /**

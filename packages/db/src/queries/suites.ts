@@ -176,6 +176,17 @@ export async function resolveSuiteMembers(
   return members;
 }
 
+/** Most test-level retries a run may have (`retries` of a run, a suite's defaults, a schedule's overrides). */
+export const MAX_TEST_RETRIES = 5;
+
+/**
+ * A run's test-level retries from a stored setting: 0 when unset, at most {@link MAX_TEST_RETRIES}
+ * (a suite saved when `retries` meant infrastructure retries may hold up to 10).
+ */
+export function testRetries(retries: number | undefined): number {
+  return Math.min(Math.max(retries ?? 0, 0), MAX_TEST_RETRIES);
+}
+
 /** One child run of a suite run, as the API prepared it. */
 export interface SuiteChildInput {
   recordingId: string;
@@ -185,6 +196,8 @@ export interface SuiteChildInput {
   timeoutMs: number;
   actionTimeoutMs: number;
   maxAttempts: number;
+  /** Test-level retries (0–5): a failed attempt runs again this many times at most. Default 0. */
+  retries?: number;
   options: Run["options"];
   /** Values for `${NAME}` placeholders, sealed as the run's recording requires. Default none. */
   variables?: Record<string, string>;
@@ -280,6 +293,7 @@ export async function createSuiteRunInTx(
           status: "queued" as const,
           priority: child.priority,
           maxAttempts: child.maxAttempts,
+          retries: child.retries ?? 0,
           timeoutMs: child.timeoutMs,
           actionTimeoutMs: child.actionTimeoutMs,
           recording: child.recording,
@@ -371,8 +385,12 @@ export async function getSuiteRun(db: Executor, projectId: string, id: string): 
   return { suiteRun, runs: inOrder(children, suiteRun.runIds) };
 }
 
-/** How many of a suite run's children are in each status. */
-export type StatusCounts = Partial<Record<RunStatus, number>>;
+/**
+ * How many of a suite run's children are in each status; `flaky`: passed after a failed attempt;
+ * `quarantined`: failed or errored while their recording was quarantined (counted in `failed` or
+ * `errored` too, but failing nothing).
+ */
+export type StatusCounts = Partial<Record<RunStatus | "flaky" | "quarantined", number>>;
 
 /**
  * Suite runs of a project, newest first, each with its children's counts by status; filtered by
@@ -426,7 +444,13 @@ async function countsBySuiteRun(db: Db, projectId: string, ids: string[]): Promi
   const result = new Map<string, StatusCounts>();
   if (ids.length === 0) return result;
   const rows = await db
-    .select({ suiteRunId: runs.suiteRunId, status: runs.status, n: sql<number>`count(*)::int` })
+    .select({
+      suiteRunId: runs.suiteRunId,
+      status: runs.status,
+      n: sql<number>`count(*)::int`,
+      flaky: sql<number>`(count(*) filter (where ${runs.flaky}))::int`,
+      quarantined: sql<number>`(count(*) filter (where ${runs.quarantined}))::int`,
+    })
     .from(runs)
     .where(and(eq(runs.projectId, projectId), inArray(runs.suiteRunId, ids)))
     .groupBy(runs.suiteRunId, runs.status);
@@ -434,34 +458,44 @@ async function countsBySuiteRun(db: Db, projectId: string, ids: string[]): Promi
     if (!row.suiteRunId) continue;
     const counts = result.get(row.suiteRunId) ?? {};
     counts[row.status] = row.n;
+    if (row.status === "passed" && row.flaky > 0) counts.flaky = (counts.flaky ?? 0) + row.flaky;
+    if ((row.status === "failed" || row.status === "errored") && row.quarantined > 0)
+      counts.quarantined = (counts.quarantined ?? 0) + row.quarantined;
     result.set(row.suiteRunId, counts);
   }
   return result;
 }
 
 /** A suite run's aggregate status. */
-export type SuiteRunStatus = "queued" | "running" | "passed" | "failed" | "cancelled";
+export type SuiteRunStatus = "queued" | "running" | "passed" | "flaky" | "failed" | "cancelled";
 
 /**
  * A suite run's status from its children's: `queued` while none has started; `running` while any
- * is unfinished; once all are finished, `failed` if any failed or errored, else `cancelled` if
- * any was cancelled, else `passed`. A cancelled suite run whose children are all finished is
+ * is unfinished; once all are finished, `failed` if any failed or errored (a quarantined child's
+ * failure does not count), else `cancelled` if any was cancelled, else `flaky` if any passed only
+ * after a failed attempt, else `passed`. A cancelled suite run whose children are all finished is
  * `cancelled` unless one of them had already failed.
  */
 export function suiteRunStatus(counts: StatusCounts): SuiteRunStatus {
-  const n = (status: RunStatus) => counts[status] ?? 0;
+  const n = (status: keyof StatusCounts) => counts[status] ?? 0;
   const finished = n("passed") + n("failed") + n("errored") + n("cancelled");
   if (n("running") > 0 || (n("queued") > 0 && finished > 0)) return "running";
   if (n("queued") > 0) return "queued";
-  if (n("failed") + n("errored") > 0) return "failed";
+  if (n("failed") + n("errored") - n("quarantined") > 0) return "failed";
   if (n("cancelled") > 0) return "cancelled";
+  if (n("flaky") > 0) return "flaky";
   return "passed";
 }
 
-/** Counts by status of `runs`. */
+/** Counts by status of `runs` (with `flaky` and `quarantined`: see {@link StatusCounts}). */
 export function statusCounts(children: readonly Run[]): StatusCounts {
   const counts: StatusCounts = {};
-  for (const run of children) counts[run.status] = (counts[run.status] ?? 0) + 1;
+  for (const run of children) {
+    counts[run.status] = (counts[run.status] ?? 0) + 1;
+    if (run.status === "passed" && run.flaky) counts.flaky = (counts.flaky ?? 0) + 1;
+    if ((run.status === "failed" || run.status === "errored") && run.quarantined)
+      counts.quarantined = (counts.quarantined ?? 0) + 1;
+  }
   return counts;
 }
 
