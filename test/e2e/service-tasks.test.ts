@@ -274,7 +274,7 @@ describe("a real worker", () => {
       async () => {
         const response = await admin("GET", "/api/admin/tasks");
         const tasks = response.body.tasks as { name: string; runs: number; lastSuccessAt: string | null }[];
-        const builtIn = ["reconciler", "schedule-clock", "run-retention", "artifact-retention"];
+        const builtIn = ["reconciler", "schedule-clock", "run-retention", "artifact-retention", "stats-rollup"];
         const ran = builtIn.every((name) => tasks.find((row) => row.name === name)?.lastSuccessAt);
         const reconciler = tasks.find((row) => row.name === "reconciler");
         return ran && reconciler && reconciler.runs >= 2 ? tasks : undefined;
@@ -282,10 +282,11 @@ describe("a real worker", () => {
       { timeoutMs: 30_000, what: "every built-in task to run, the reconciler twice" },
     );
     const byName = new Map(list.map((row) => [row.name, row]));
-    for (const name of ["reconciler", "schedule-clock", "run-retention", "artifact-retention"]) {
+    for (const name of ["reconciler", "schedule-clock", "run-retention", "artifact-retention", "stats-rollup"]) {
       expect(byName.get(name)?.lastSuccessAt, `${name} ran`).not.toBeNull();
     }
     expect(byName.get("run-retention")).toMatchObject({ lastResult: { off: true }, dependsOn: ["reconciler"] });
     expect(byName.get("artifact-retention")).toMatchObject({ blocks: ["run-retention"] });
+    expect(byName.get("stats-rollup")).toMatchObject({ blocks: ["run-retention"], lastResult: { runs: 0 } });
   });
 });
