@@ -276,7 +276,9 @@ describe("the notifier", () => {
     expect(await strict.deliver(delivery.id, 1)).toBe("failed");
     const row = await getDelivery(db.db, projectId, delivery.id);
     expect(row).toMatchObject({ status: "failed", attempts: 1, responseStatus: null });
-    expect(row?.lastError).toMatch(/^blocked by the egress policy: http:\/\/localhost:\d+ \(loopback \(127\.0\.0\.0\/8\) address\)$/);
+    expect(row?.lastError).toMatch(
+      /^blocked by the egress policy: http:\/\/localhost:\d+ \(loopback \(127\.0\.0\.0\/8\) address\)$/,
+    );
     expect(canary.hits).toBe(0);
     await strict.stop();
     await canary.close();
