@@ -16,6 +16,7 @@ import {
   failUnfinishedRun,
   finishRun,
   fireSchedule,
+  handBackRunOfDeadWorker,
   insertAlertRule,
   insertMaintenanceWindow,
   insertRecording,
@@ -236,10 +237,35 @@ describe("run alerts", () => {
     await failUnfinishedRun(db.db, projectId, dead.id, { kind: "transient", message: "browser crashed" }, "queue", {
       deadLetter: true,
     });
+    // A run whose workers kept dying is given up on by the reconciler's hand-back: dead-lettered too.
+    const { run: abandoned } = await createRun(db.db, projectId, {
+      recordingId,
+      options: {},
+      recording: RECORDING,
+      actionsTotal: 1,
+      priority: 5,
+      timeoutMs: 60_000,
+      actionTimeoutMs: 5_000,
+      maxAttempts: 3,
+      variables: {},
+    });
+    const claimed = await claimRun(db.db, projectId, abandoned.id, "w-dead");
+    expect(
+      await handBackRunOfDeadWorker(db.db, {
+        projectId,
+        runId: abandoned.id,
+        attempt: claimed?.attempt ?? 0,
+        deadWorker: "w-dead",
+        by: "w-reconciler",
+        reason: "silent",
+        maxTakeovers: 0,
+      }),
+    ).toBe("gave_up");
     expect((await sent()).map((row) => [row.type, row.run_id])).toEqual([
       ["run.flaky", first],
       ["run.flaky", again],
       ["run.dead_lettered", dead.id],
+      ["run.dead_lettered", abandoned.id],
     ]);
   });
 

@@ -341,7 +341,18 @@ function artifactPath(runId: string, key: string): string {
 
 async function runPayload(tx: Tx, run: EndedRun) {
   const action = await failingAction(tx, run);
+  const screenshotUrl = action?.screenshotKey ? artifactPath(run.id, action.screenshotKey) : null;
+  const failed = run.status === "failed" || run.status === "errored";
   return {
+    // What Slack and email show (worker/src/notify/render.ts): the failing action and its error.
+    failure: failed
+      ? {
+          action: run.failedActionIndex === null ? null : { index: run.failedActionIndex, type: action?.type ?? null },
+          error: action?.errorMessage ?? run.errorMessage,
+          screenshotUrl,
+        }
+      : null,
+    screenshotUrl,
     run: {
       id: run.id,
       status: run.status,
@@ -359,10 +370,7 @@ async function runPayload(tx: Tx, run: EndedRun) {
       suiteRunId: run.suiteRunId,
     },
     recording: { id: run.recordingId, name: run.name },
-    links: {
-      run: `/api/runs/${run.id}`,
-      screenshot: action?.screenshotKey ? artifactPath(run.id, action.screenshotKey) : null,
-    },
+    links: { run: `/api/runs/${run.id}`, screenshot: screenshotUrl },
   };
 }
 
@@ -553,6 +561,7 @@ export async function alertOnSuiteRunEndInTx(
       payload: {
         event: "suite_run.finished",
         rule: { id: rule.id, name: rule.name },
+        suite: { id: suiteRun.suiteId, name: suiteRun.suiteName },
         suiteRun: {
           id: suiteRun.id,
           suiteId: suiteRun.suiteId,
@@ -610,6 +619,7 @@ export async function alertOnSchedulePausedInTx(
         event: "schedule.paused",
         rule: { id: rule.id, name: rule.name },
         schedule: { id: schedule.id, name: schedule.name, reason },
+        reason,
         links: { schedule: `/api/schedules/${schedule.id}`, fires: `/api/schedules/${schedule.id}/fires` },
       },
       at: now,

@@ -11,7 +11,7 @@ import type { Db } from "../client.ts";
 import { runEvents, runs } from "../schema.ts";
 import { recordAttemptInTx } from "./runs-execution.ts";
 import { recordingQuarantinedNow, transitionRun } from "./runs-transition.ts";
-import { lockSuiteRunOfRun, noSuiteEffects, settleSuiteRunInTx } from "./suite-flow.ts";
+import { alertRunEndInTx, lockSuiteRunOfRun, noSuiteEffects, settleSuiteRunInTx } from "./suite-flow.ts";
 
 export interface RunningRun {
   id: string;
@@ -161,6 +161,7 @@ export async function handBackRunOfDeadWorker(
       // Its held siblings are released (or failFast cancels them) here; the reconciler's next
       // pass delivers the released ones (queued, no job) and a cancelled one's job is skipped.
       if (suiteRun) await settleSuiteRunInTx(tx, suiteRun, { runId, status: "errored" }, noSuiteEffects());
+      await alertRunEndInTx(tx, projectId, runId, suiteRun?.id ?? null);
       return "gave_up";
     }
     const [requeued] = await tx.update(runs).set({ status: "queued" }).where(fence).returning();

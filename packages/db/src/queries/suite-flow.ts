@@ -181,11 +181,25 @@ export async function endRunInTx<T>(
   const result = await transition();
   if (result === null) return result;
   if (suiteRun) await settleSuiteRunInTx(tx, suiteRun, { runId: target.runId, status: target.status }, effects);
-  await alertInSavepoint(tx, target.projectId, target.runId, async (savepoint) => {
-    await alertOnRunEndInTx(savepoint, target.projectId, target.runId);
-    if (suiteRun) await alertOnSuiteRunEndInTx(savepoint, target.projectId, suiteRun.id);
-  });
+  await alertRunEndInTx(tx, target.projectId, target.runId, suiteRun?.id ?? null);
   return result;
+}
+
+/**
+ * The alerts of a run that reached its final status in `tx` (and of its suite run, when that was
+ * its last unfinished run; the suite run's row is locked by the caller). Every final transition
+ * calls it: {@link endRunInTx}, and the give-up on a run whose workers kept dying.
+ */
+export async function alertRunEndInTx(
+  tx: Tx,
+  projectId: string,
+  runId: string,
+  suiteRunId: string | null,
+): Promise<void> {
+  await alertInSavepoint(tx, projectId, runId, async (savepoint) => {
+    await alertOnRunEndInTx(savepoint, projectId, runId);
+    if (suiteRunId) await alertOnSuiteRunEndInTx(savepoint, projectId, suiteRunId);
+  });
 }
 
 /**
