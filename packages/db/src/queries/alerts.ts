@@ -35,6 +35,7 @@ import {
 import { enqueueNotification } from "./notifications.ts";
 import { beforeCursor, type Page, toPage } from "./pagination.ts";
 import type { Executor, Tx } from "./runs-transition.ts";
+import { statusCounts, suiteRunStatus } from "./suites.ts";
 
 /** What alert rules can listen to (the rest of AlertEventType is the system's own). */
 export const ALERT_EVENTS = [
@@ -527,18 +528,9 @@ export async function alertOnSuiteRunEndInTx(
   const rules = await rulesFor(tx, projectId, ["suite_run.finished"], scope);
   if (rules.length === 0) return decisions;
   const silence = await activeMaintenanceWindow(tx, projectId, scope, now);
-  const counts: Record<string, number> = {};
-  for (const child of children) counts[child.status] = (counts[child.status] ?? 0) + 1;
-  const failing = children.some(
-    (child) => (child.status === "failed" || child.status === "errored") && !child.quarantined,
-  );
-  const status = failing
-    ? "failed"
-    : children.some((child) => child.status === "cancelled")
-      ? "cancelled"
-      : children.some((child) => child.flaky)
-        ? "flaky"
-        : "passed";
+  // As GET /api/suite-runs/:id shows it.
+  const counts = statusCounts(children);
+  const status = suiteRunStatus(counts);
   for (const rule of rules) {
     const subject = `suite:${suiteRun.suiteId ?? suiteRun.id}`;
     if (silence) {

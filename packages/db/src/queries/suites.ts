@@ -488,7 +488,7 @@ export function suiteRunStatus(counts: StatusCounts): SuiteRunStatus {
 }
 
 /** Counts by status of `runs` (with `flaky` and `quarantined`: see {@link StatusCounts}). */
-export function statusCounts(children: readonly Run[]): StatusCounts {
+export function statusCounts(children: readonly Pick<Run, "status" | "flaky" | "quarantined">[]): StatusCounts {
   const counts: StatusCounts = {};
   for (const run of children) {
     counts[run.status] = (counts[run.status] ?? 0) + 1;
