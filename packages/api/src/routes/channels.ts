@@ -21,6 +21,7 @@ import {
   withProjectAllow,
 } from "@conveyor/core";
 import {
+  ALERT_EVENTS,
   type Channel,
   ChannelNameTakenError,
   type DbHandle,
@@ -55,16 +56,8 @@ const MAX_EMAIL_RECIPIENTS = 20;
 
 export const CHANNEL_TYPES = ["webhook", "slack", "email"] as const;
 export const DELIVERY_STATUSES = ["pending", "delivered", "failed", "cancelled"] as const;
-export const NOTIFICATION_TYPES = [
-  "run.failed",
-  "run.recovered",
-  "run.flaky",
-  "suite_run.finished",
-  "schedule.paused",
-  "run.dead_lettered",
-  "channel.disabled",
-  "test",
-] as const;
+/** Every type a notification can have: the alert events, and the system's own. */
+export const NOTIFICATION_TYPES = [...ALERT_EVENTS, "channel.disabled", "test"] as const;
 
 export const createChannelBody = z.strictObject({
   type: z.enum(CHANNEL_TYPES).describe("webhook (signed, Standard Webhooks), slack (incoming webhook) or email"),
