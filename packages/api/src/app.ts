@@ -45,6 +45,7 @@ import { registerListRuns } from "./routes/runs-list.ts";
 import { registerRetryRun } from "./routes/runs-retry.ts";
 import { registerScheduleRoutes, SCHEDULE_MIN_INTERVAL_S_DEFAULT } from "./routes/schedules.ts";
 import { registerRecordingSchema } from "./routes/schemas-recording.ts";
+import { registerSessionRoutes } from "./routes/session.ts";
 import { registerSuiteRoutes } from "./routes/suites.ts";
 import { createRunWriter } from "./run-writer.ts";
 import { createSecrets } from "./secrets.ts";
@@ -108,6 +109,8 @@ export interface AppOptions {
   httpTimeouts?: HttpTimeouts;
   /** SCHEDULE_MIN_INTERVAL_S: the shortest interval a schedule may fire at, s. Default 60. */
   scheduleMinIntervalS?: number;
+  /** SESSION_TTL_MS: a dashboard session ends after this long unused, ms. Default 43200000 (12 h). */
+  sessionTtlMs?: number;
   /** Called with each route as it is registered (tests enumerate every route with it). Default: none. */
   onRoute?: (route: RouteOptions) => void;
 }
@@ -203,6 +206,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     apiKeyCacheTtlMs: options.apiKeyCacheTtlMs ?? 0,
     ...(options.authThrottle ? { throttle: options.authThrottle } : {}),
     ...(options.keyUsageFlushMs === undefined ? {} : { keyUsageFlushMs: options.keyUsageFlushMs }),
+    ...(options.sessionTtlMs === undefined ? {} : { sessionTtlMs: options.sessionTtlMs }),
   });
   if (options.rateLimits) {
     await registerRateLimits(app, { redis: options.redis, prefix: options.queuePrefix, limits: options.rateLimits });
@@ -234,6 +238,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     version: API_VERSION,
   });
   const egressPolicy = options.egressPolicy ?? egressPolicyFromEnv({ EGRESS_POLICY: "public" });
+  registerSessionRoutes(app, { db: options.db, auth });
   registerCreateProject(app, { db: options.db });
   registerAdminTasks(app, { db: options.db });
   registerAlertRoutes(app, { db: options.db });

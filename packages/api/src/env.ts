@@ -80,6 +80,11 @@ export const apiEnvShape = {
   /** How long an address that failed too often is refused, ms. Default 300000 (5 min). */
   AUTH_LOCKOUT_MS: envInteger(300_000, 1000, 86_400_000),
   /**
+   * How long a dashboard session (the cookie set by POST /api/session) lives unused, ms; every
+   * request with it starts the period again. Default 43200000 (12 h).
+   */
+  SESSION_TTL_MS: envInteger(12 * 3_600_000, 60_000, 30 * 86_400_000),
+  /**
    * Take the client address from X-Forwarded-For (set when the API runs behind a load balancer or
    * ingress; without it every client would share the proxy's address). Default false.
    */

@@ -50,6 +50,7 @@ export async function startApi(
     egressPolicy: egressPolicyFromEnv(env),
     metricsPublic: env.METRICS_PUBLIC,
     trustProxy: env.TRUST_PROXY,
+    sessionTtlMs: env.SESSION_TTL_MS,
     httpTimeouts: {
       requestMs: env.HTTP_REQUEST_TIMEOUT_MS,
       headersMs: env.HTTP_HEADERS_TIMEOUT_MS,

@@ -15,8 +15,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { actionView, runView } from "../src/views.ts";
 import { auth, createProjectViaApi, createTestApp, sampleRecording, type TestApp } from "./helpers.ts";
 
-/** Routes anyone may call: liveness and readiness probes, the recording format, the docs page. */
-const PUBLIC_ROUTES = ["GET /api/health", "GET /api/health/ready", "GET /api/schemas/recording.json"];
+/**
+ * Routes anyone may call: liveness and readiness probes, the recording format, the docs page, and
+ * the dashboard's sign-in and sign-out (they take credentials in the body, or end a session).
+ */
+const PUBLIC_ROUTES = [
+  "GET /api/health",
+  "GET /api/health/ready",
+  "GET /api/schemas/recording.json",
+  "POST /api/session",
+  "DELETE /api/session",
+];
 /** The OpenAPI page (@fastify/swagger-ui) and the document it shows: public, and not ours to describe. */
 const isDocs = (url: string) => url === "/docs" || url.startsWith("/docs/");
 
