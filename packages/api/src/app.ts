@@ -8,6 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOption
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { EventFeed } from "./event-feed.ts";
 import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts, httpTimeoutOptions } from "./http-timeouts.ts";
 import { registerAuth } from "./plugins/auth.ts";
 import { handleFrameworkError, registerErrorHandling } from "./plugins/errors.ts";
@@ -46,6 +47,7 @@ import { registerRetryRun } from "./routes/runs-retry.ts";
 import { registerScheduleRoutes, SCHEDULE_MIN_INTERVAL_S_DEFAULT } from "./routes/schedules.ts";
 import { registerRecordingSchema } from "./routes/schemas-recording.ts";
 import { registerSessionRoutes } from "./routes/session.ts";
+import { registerStreams } from "./routes/streams.ts";
 import { registerSuiteRoutes } from "./routes/suites.ts";
 import { createRunWriter } from "./run-writer.ts";
 import { createSecrets } from "./secrets.ts";
@@ -109,6 +111,12 @@ export interface AppOptions {
   httpTimeouts?: HttpTimeouts;
   /** SCHEDULE_MIN_INTERVAL_S: the shortest interval a schedule may fire at, s. Default 60. */
   scheduleMinIntervalS?: number;
+  /** STREAM_MAX_PER_KEY: event streams one API key may hold open on this process. Default 20. */
+  streamMaxPerKey?: number;
+  /** How often this process reads new run events for its open streams, ms. Default 200. */
+  streamPollMs?: number;
+  /** Time between two heartbeat comments on an open stream, ms. Default 15000. */
+  streamHeartbeatMs?: number;
   /** SESSION_TTL_MS: a dashboard session ends after this long unused, ms. Default 43200000 (12 h). */
   sessionTtlMs?: number;
   /** Called with each route as it is registered (tests enumerate every route with it). Default: none. */
@@ -279,6 +287,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerListRuns(app, { db: options.db });
   registerGetRun(app, { db: options.db });
   registerGetRunEvents(app, { db: options.db });
+  const feed = new EventFeed({ db: options.db, logger: options.logger, pollMs: options.streamPollMs ?? 200 });
+  app.addHook("onClose", async () => feed.stop());
+  registerStreams(app, {
+    db: options.db,
+    feed,
+    maxPerKey: options.streamMaxPerKey ?? 20,
+    heartbeatMs: options.streamHeartbeatMs ?? 15_000,
+  });
   registerCancelRun(app, {
     db: options.db,
     queue: options.queue,

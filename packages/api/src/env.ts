@@ -58,6 +58,11 @@ export const apiEnvShape = {
    * that fires more often, are refused with 400. Default 60.
    */
   SCHEDULE_MIN_INTERVAL_S: envInteger(60, 1, 86_400),
+  /**
+   * Event streams (`GET /api/runs/:id/stream`, `GET /api/stream`) one API key may hold open on one
+   * API process; one more is answered 429. Default 20.
+   */
+  STREAM_MAX_PER_KEY: envInteger(20, 1, 10_000),
   /** Largest accepted request body, bytes. Default 5242880 (5 MiB). */
   BODY_LIMIT_BYTES: envInteger(5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
   /**

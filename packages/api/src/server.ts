@@ -43,6 +43,7 @@ export async function startApi(
     },
     isShuttingDown: deps.isShuttingDown,
     scheduleMinIntervalS: env.SCHEDULE_MIN_INTERVAL_S,
+    streamMaxPerKey: env.STREAM_MAX_PER_KEY,
     healthPublic: env.HEALTH_PUBLIC,
     metricsToken: env.METRICS_TOKEN,
     metricsReportingIntervalMs: env.METRICS_REPORTING_INTERVAL_MS,

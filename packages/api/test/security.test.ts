@@ -82,6 +82,20 @@ beforeAll(async () => {
     headers: auth(owner.apiKey),
   });
   ids.delivery = delivery.json().id;
+  const rule = await t.app.inject({
+    method: "POST",
+    url: "/api/alert-rules",
+    headers: auth(owner.apiKey),
+    payload: { name: "owner's", events: ["run.failed"], channelIds: [ids.channel] },
+  });
+  ids.alertRule = rule.json().id;
+  const window = await t.app.inject({
+    method: "POST",
+    url: "/api/maintenance-windows",
+    headers: auth(owner.apiKey),
+    payload: { endsAt: new Date(Date.now() + 3_600_000).toISOString(), mode: "silence" },
+  });
+  ids.maintenanceWindow = window.json().id;
 });
 
 afterAll(async () => {
@@ -112,6 +126,8 @@ const ID_KINDS: [prefix: string, kind: string][] = [
   ["/api/schedules", "schedule"],
   ["/api/channels", "channel"],
   ["/api/deliveries", "delivery"],
+  ["/api/alert-rules", "alertRule"],
+  ["/api/maintenance-windows", "maintenanceWindow"],
   ["/api/recordings", "recording"],
   ["/api/keys", "apiKey"],
   ["/api/projects", "project"],
@@ -131,7 +147,40 @@ const BODIES: Record<string, () => unknown> = {
   }),
 };
 
+/** Routes that answer a stream (Server-Sent Events) once authorized: never ending, so read briefly. */
+const STREAMS = new Set(["GET /api/stream", "GET /api/runs/:id/stream"]);
+let listening: string | undefined;
+
+/** A stream's status and what it sent within half a second, as inject's response would give them. */
+async function sendToStream(route: Route, token: string | undefined) {
+  listening ??= await t.app.listen({ port: 0, host: "127.0.0.1" });
+  const controller = new AbortController();
+  const response = await fetch(`${listening}${concrete(route.url)}`, {
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    signal: controller.signal,
+  });
+  let body = "";
+  const reader = response.body?.getReader();
+  const deadline = Date.now() + 500;
+  try {
+    while (reader && Date.now() < deadline) {
+      const chunk = await Promise.race([
+        reader.read(),
+        new Promise<{ done: true; value: undefined }>((resolve) =>
+          setTimeout(() => resolve({ done: true, value: undefined }), Math.max(0, deadline - Date.now())),
+        ),
+      ]);
+      if (chunk.done) break;
+      body += new TextDecoder().decode(chunk.value);
+    }
+  } finally {
+    controller.abort();
+  }
+  return { statusCode: response.status, body, json: () => JSON.parse(body) };
+}
+
 function send(route: Route, token: string | undefined) {
+  if (STREAMS.has(`${route.method} ${route.url}`)) return sendToStream(route, token);
   const body = BODIES[`${route.method} ${route.url}`]?.() ?? {};
   return t.app.inject({
     method: route.method as "GET",

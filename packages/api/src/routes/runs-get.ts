@@ -1,4 +1,4 @@
-import { type DbHandle, getAllRunActions, getRun, getRunAttempts } from "@conveyor/db";
+import { type DbHandle, getAllRunActions, getRun, getRunAttempts, type Run } from "@conveyor/db";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -37,19 +37,24 @@ export function registerGetRun(app: FastifyInstance, deps: { db: DbHandle }): vo
       const { id } = request.params;
       const run = isWellFormed("run", id) ? await getRun(deps.db.db, request.projectId, id) : null;
       if (!run) throw notFound("run", id);
-      const [attempts, actions] =
-        run.attempt > 0
-          ? await Promise.all([
-              getRunAttempts(deps.db.db, request.projectId, id),
-              getAllRunActions(deps.db.db, request.projectId, id),
-            ])
-          : [[], []];
-      const ofAttempt = (attempt: number) => actions.filter((a) => a.attempt === attempt);
-      return {
-        ...runView(run),
-        actions: ofAttempt(run.attempt).map((a) => actionView(run.id, a)),
-        attempts: attempts.map((a) => attemptView(run.id, a, ofAttempt(a.attempt))),
-      };
+      return runDetail(deps.db, run);
     },
   );
+}
+
+/** A run as `GET /api/runs/:id` shows it (also the first event of its stream). */
+export async function runDetail(db: DbHandle, run: Run): Promise<z.infer<typeof runDetailResponse>> {
+  const [attempts, actions] =
+    run.attempt > 0
+      ? await Promise.all([
+          getRunAttempts(db.db, run.projectId, run.id),
+          getAllRunActions(db.db, run.projectId, run.id),
+        ])
+      : [[], []];
+  const ofAttempt = (attempt: number) => actions.filter((a) => a.attempt === attempt);
+  return {
+    ...runView(run),
+    actions: ofAttempt(run.attempt).map((a) => actionView(run.id, a)),
+    attempts: attempts.map((a) => attemptView(run.id, a, ofAttempt(a.attempt))),
+  };
 }

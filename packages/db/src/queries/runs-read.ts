@@ -4,7 +4,7 @@
  * isolation lives here.
  */
 import type { RunStatus } from "@conveyor/core";
-import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, gt, inArray, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import {
   type CiMetadataRow,
@@ -115,4 +115,63 @@ export async function listDeadLetters(
     .orderBy(desc(runs.createdAt), desc(runs.id))
     .limit(options.limit + 1);
   return toPage(rows, options.limit);
+}
+
+/** A run event with what a stream filters and shows by: its run's suite run and schedule. */
+export interface StreamedRunEvent extends RunEvent {
+  suiteRunId: string | null;
+  scheduleId: string | null;
+}
+
+/**
+ * Events of every project with an id above `afterId`, in id order (the API's live feed; it
+ * filters by project itself). At most `limit`.
+ */
+export async function runEventsAfter(db: Db, afterId: number, limit: number): Promise<StreamedRunEvent[]> {
+  return db
+    .select({ ...getTableColumns(runEvents), suiteRunId: runs.suiteRunId, scheduleId: runs.scheduleId })
+    .from(runEvents)
+    .innerJoin(runs, eq(runs.id, runEvents.runId))
+    .where(gt(runEvents.id, afterId))
+    .orderBy(asc(runEvents.id))
+    .limit(limit);
+}
+
+/** A run's events after `afterId` (a stream's backlog), oldest first. */
+export async function runEventsOfRunAfter(
+  db: Db,
+  projectId: string,
+  runId: string,
+  afterId: number,
+): Promise<RunEvent[]> {
+  return db
+    .select()
+    .from(runEvents)
+    .where(and(eq(runEvents.projectId, projectId), eq(runEvents.runId, runId), gt(runEvents.id, afterId)))
+    .orderBy(asc(runEvents.id));
+}
+
+/**
+ * A project's events after `afterId` (the project stream's backlog after a reconnect), oldest
+ * first, at most `limit`.
+ */
+export async function projectRunEventsAfter(
+  db: Db,
+  projectId: string,
+  afterId: number,
+  limit: number,
+): Promise<StreamedRunEvent[]> {
+  return db
+    .select({ ...getTableColumns(runEvents), suiteRunId: runs.suiteRunId, scheduleId: runs.scheduleId })
+    .from(runEvents)
+    .innerJoin(runs, eq(runs.id, runEvents.runId))
+    .where(and(eq(runEvents.projectId, projectId), gt(runEvents.id, afterId)))
+    .orderBy(asc(runEvents.id))
+    .limit(limit);
+}
+
+/** The highest event id now (where a live feed starts). */
+export async function lastRunEventId(db: Db): Promise<number> {
+  const [row] = await db.select({ id: sql<number>`coalesce(max(${runEvents.id}), 0)::bigint` }).from(runEvents);
+  return Number(row?.id ?? 0);
 }
