@@ -49,6 +49,7 @@ import { registerRecordingSchema } from "./routes/schemas-recording.ts";
 import { registerSessionRoutes } from "./routes/session.ts";
 import { registerStreams } from "./routes/streams.ts";
 import { registerSuiteRoutes } from "./routes/suites.ts";
+import { DEFAULT_UI_DIR, registerUi } from "./routes/ui.ts";
 import { createRunWriter } from "./run-writer.ts";
 import { createSecrets } from "./secrets.ts";
 
@@ -119,6 +120,8 @@ export interface AppOptions {
   streamHeartbeatMs?: number;
   /** SESSION_TTL_MS: a dashboard session ends after this long unused, ms. Default 43200000 (12 h). */
   sessionTtlMs?: number;
+  /** The built dashboard served under /ui; null serves none. Default DEFAULT_UI_DIR (packages/web/dist). */
+  uiDir?: string | null;
   /** Called with each route as it is registered (tests enumerate every route with it). Default: none. */
   onRoute?: (route: RouteOptions) => void;
 }
@@ -329,5 +332,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   registerGetArtifact(app, { db: options.db, artifacts: options.artifacts });
   registerRecordingSchema(app);
+  await registerUi(app, { dir: options.uiDir === undefined ? DEFAULT_UI_DIR : options.uiDir });
   return app;
 }

@@ -28,6 +28,8 @@ const PUBLIC_ROUTES = [
 ];
 /** The OpenAPI page (@fastify/swagger-ui) and the document it shows: public, and not ours to describe. */
 const isDocs = (url: string) => url === "/docs" || url.startsWith("/docs/");
+/** The dashboard's static files (routes/ui.ts): public pages, not API operations. */
+const isUi = (url: string) => url === "/ui" || url.startsWith("/ui/");
 
 const METRICS_TOKEN = "metrics-token-for-the-route-walk";
 const collected: RouteOptions[] = [];
@@ -89,7 +91,10 @@ describe("every registered route", () => {
     }
     const expectedPublic = all
       .map((route) => `${route.method} ${route.url}`)
-      .filter((name) => PUBLIC_ROUTES.includes(name) || isDocs(name.split(" ")[1] ?? ""));
+      .filter((name) => {
+        const url = name.split(" ")[1] ?? "";
+        return PUBLIC_ROUTES.includes(name) || isDocs(url) || isUi(url);
+      });
     expect(answeredWithoutKey.sort()).toEqual(expectedPublic.sort());
     // The list is not stale: each public route exists.
     for (const name of PUBLIC_ROUTES) expect(all.map((route) => `${route.method} ${route.url}`)).toContain(name);
@@ -99,7 +104,7 @@ describe("every registered route", () => {
     const missing: string[] = [];
     for (const route of routes()) {
       // The docs page's routes belong to @fastify/swagger-ui; /metrics answers Prometheus text.
-      if (isDocs(route.url) || route.url === "/metrics") continue;
+      if (isDocs(route.url) || isUi(route.url) || route.url === "/metrics") continue;
       const response = (route.options.schema?.response ?? {}) as Record<string, unknown>;
       const codes = Object.keys(response);
       const success = codes.some((code) => /^2\d\d$/.test(code));

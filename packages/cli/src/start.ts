@@ -1,6 +1,8 @@
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { apiShutdownDeadlineMs, composeApi, createApiLogger } from "@conveyor/api";
 import {
   ConfigError,
@@ -43,6 +45,7 @@ export async function runQuickStart(environment: Record<string, string | undefin
     deadlineMs: apiShutdownDeadlineMs(env) + workerShutdownDeadlineMs(env),
   });
   shutdown.listen();
+  ensureDashboardBuilt(apiLogger);
   if (adminToken.file) {
     apiLogger.info(
       { file: adminToken.file },
@@ -90,8 +93,25 @@ export async function runQuickStart(environment: Record<string, string | undefin
   });
   shutdown.register("database", () => db.close());
   apiLogger.info(
-    `Conveyor is up: ${api.url} (API docs: ${api.url}/docs)${loopbackAllowed ? "; recordings may open public sites and this machine's loopback (EGRESS_ALLOW unset: the quick start allows 127.0.0.0/8 and ::1)" : ""}`,
+    `Conveyor is up: ${api.url} (dashboard: ${api.url}/ui, API docs: ${api.url}/docs)${loopbackAllowed ? "; recordings may open public sites and this machine's loopback (EGRESS_ALLOW unset: the quick start allows 127.0.0.0/8 and ::1)" : ""}`,
   );
+}
+
+/**
+ * The dashboard the API serves under /ui is built from packages/web: build it now when it is
+ * missing or older than its sources (packages/web/scripts/ensure-built.ts; a no-op otherwise), so
+ * `pnpm install && pnpm start` is all a newcomer runs. A failed build costs the dashboard only.
+ */
+function ensureDashboardBuilt(logger: { info(msg: string): void; warn(obj: object, msg: string): void }): void {
+  const script = fileURLToPath(new URL("../../web/scripts/ensure-built.ts", import.meta.url));
+  if (!existsSync(script)) return;
+  const result = spawnSync(process.execPath, [script], { encoding: "utf8" });
+  const output = `${result.stdout ?? ""}${result.stderr ?? ""}`.trim();
+  if (result.status !== 0 || /could not build/.test(output)) {
+    logger.warn({ output: output.slice(-2000) }, "the dashboard could not be built: /ui answers 404");
+  } else if (output) {
+    logger.info("the dashboard (/ui) was built from packages/web");
+  }
 }
 
 /**

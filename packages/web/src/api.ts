@@ -1,0 +1,184 @@
+/**
+ * The dashboard's one way to the API: same-origin fetches that carry the session cookie, the
+ * session's CSRF token on every write, and errors in the API's envelope turned into ApiError.
+ * Types mirror the public API's responses (docs/api.md); only the fields the pages use.
+ */
+
+export const RUN_STATUSES = ["queued", "running", "passed", "failed", "errored", "cancelled"] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const TERMINAL: readonly RunStatus[] = ["passed", "failed", "errored", "cancelled"];
+
+export interface Session {
+  kind: "project" | "operator";
+  project: { id: string; name: string } | null;
+  keyId: string | null;
+  scopes: string[];
+  csrfToken: string;
+  expiresAt: string;
+}
+
+export interface ActionResult {
+  index: number;
+  actionId: string | null;
+  type: string;
+  status: string;
+  startedAt: string;
+  durationMs: number | null;
+  selectorUsed: string | null;
+  selectorsTried: string[] | null;
+  pageUrl: string | null;
+  error: { kind: string | null; code: string | null; message: string } | null;
+  screenshotUrl: string | null;
+}
+
+export interface Attempt {
+  attempt: number;
+  status: string;
+  worker: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  error: { message: string; actionIndex: number | null } | null;
+  artifacts: { video: string | null; trace: string | null };
+  actions: ActionResult[];
+}
+
+export interface Run {
+  id: string;
+  recordingId: string | null;
+  name: string;
+  status: RunStatus;
+  attempt: number;
+  maxAttempts: number;
+  flaky: boolean;
+  quarantined: boolean;
+  suiteRunId: string | null;
+  scheduleId: string | null;
+  ci: { branch?: string; commit?: string; buildId?: string } | null;
+  worker: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  counts: { total: number; passed: number; failed: number; skipped: number };
+  error: { kind: string | null; code: string | null; message: string; actionIndex: number | null } | null;
+  artifacts: { video: string | null; trace: string | null };
+  actions?: ActionResult[];
+  attempts?: Attempt[];
+}
+
+export interface Recording {
+  id: string;
+  name: string;
+  sourceFormat: string;
+  actionCount: number;
+  tags: string[];
+  quarantine: { reason: string; until: string } | null;
+  createdAt: string;
+  updatedAt: string;
+  warnings?: { index?: number; actionId?: string; message: string }[];
+}
+
+export interface RecordingStats {
+  runs: number;
+  passRate: number | null;
+  flakyRate: number | null;
+  p95DurationMs: number | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  status: "active" | "expired" | "revoked";
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export interface Health {
+  status: string;
+  reasons: string[];
+  queues: { runs: Record<string, number> | null };
+  workers: { name: string; host?: string; status: string; activeRuns?: number; concurrency?: number }[];
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: unknown;
+  constructor(status: number, code: string, message: string, details?: unknown) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+let csrfToken: string | null = null;
+
+/** Remembers the session's CSRF token (from POST or GET /api/session). */
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token;
+}
+
+export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+  const method = init.method ?? "GET";
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (init.body !== undefined) headers["content-type"] = "application/json";
+  if (method !== "GET" && csrfToken) headers["x-csrf-token"] = csrfToken;
+  const response = await fetch(path, {
+    method,
+    headers,
+    credentials: "same-origin",
+    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+  });
+  if (response.status === 204) return undefined as T;
+  const text = await response.text();
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  if (!response.ok) {
+    const error = (body as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
+    throw new ApiError(
+      response.status,
+      error?.code ?? "http_error",
+      error?.message ?? `${method} ${path} answered ${response.status}`,
+      error?.details,
+    );
+  }
+  return body as T;
+}
+
+/** A query string from the set values of `params`. */
+export function query(params: Record<string, string | number | undefined | null>): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") search.set(name, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+/** Every item of a paginated list, at most `max`. */
+export async function listAll<T>(path: string, max: number): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const separator = path.includes("?") ? "&" : "?";
+    const page: Page<T> = await api<Page<T>>(
+      `${path}${separator}limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+    );
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor && items.length < max);
+  return items.slice(0, max);
+}
