@@ -4,7 +4,7 @@ import { api, listAll, type Recording, type RecordingStats, type Run } from "../
 import { navigate, useTitle } from "../router.tsx";
 import { ErrorMessage, formatDuration, formatRate } from "../ui.tsx";
 
-/** Recordings with their 30-day pass and flaky rates; upload by drag and drop; run now. */
+/** Recordings with the pass and flaky rates of their last 30 runs; upload by drag and drop; run now. */
 export function Recordings() {
   useTitle("Recordings");
   const client = useQueryClient();
@@ -67,7 +67,7 @@ export function Recordings() {
               <tr>
                 <th scope="col">Recording</th>
                 <th scope="col">Actions</th>
-                <th scope="col">Pass rate (30 d)</th>
+                <th scope="col">Pass rate (last 30)</th>
                 <th scope="col">Flaky rate</th>
                 <th scope="col">p95</th>
                 <th scope="col">
@@ -95,7 +95,8 @@ export function Recordings() {
 function RecordingRow({ recording, onRun, busy }: { recording: Recording; onRun: () => void; busy: boolean }) {
   const stats = useQuery({
     queryKey: ["recording-stats", recording.id],
-    queryFn: () => api<RecordingStats>(`/api/recordings/${recording.id}/stats?days=30`),
+    // The last 30 finished runs, read from the runs themselves: current, unlike the daily rollup.
+    queryFn: () => api<RecordingStats>(`/api/recordings/${recording.id}/stats?runs=30`),
     staleTime: 60_000,
   });
   return (
@@ -107,7 +108,7 @@ function RecordingRow({ recording, onRun, busy }: { recording: Recording; onRun:
         {recording.tags.length > 0 ? <div className="muted small">{recording.tags.join(", ")}</div> : null}
       </td>
       <td>{recording.actionCount}</td>
-      <td>{stats.data ? `${formatRate(stats.data.passRate)} of ${stats.data.runs}` : "–"}</td>
+      <td>{stats.data && stats.data.runs > 0 ? `${formatRate(stats.data.passRate)} of ${stats.data.runs}` : "–"}</td>
       <td>{formatRate(stats.data?.flakyRate)}</td>
       <td>{formatDuration(stats.data?.p95DurationMs)}</td>
       <td>
