@@ -262,7 +262,7 @@ describe("the dashboard in a browser", () => {
           // Nothing wider than the screen at 375 px: the page scrolls down, not sideways.
           const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
           const wide = await page.evaluate(() =>
-            [...document.querySelectorAll("body *")]
+            Array.from(document.querySelectorAll("body *"))
               .filter((el) => el.getBoundingClientRect().right > window.innerWidth)
               .map((el) => `${el.tagName}.${el.className}`)
               .slice(0, 8),
