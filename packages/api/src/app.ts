@@ -8,6 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOption
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { registerBullBoard } from "./bull-board.ts";
 import { EventFeed } from "./event-feed.ts";
 import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts, httpTimeoutOptions } from "./http-timeouts.ts";
 import { registerAuth } from "./plugins/auth.ts";
@@ -122,6 +123,8 @@ export interface AppOptions {
   sessionTtlMs?: number;
   /** The built dashboard served under /ui; null serves none. Default DEFAULT_UI_DIR (packages/web/dist). */
   uiDir?: string | null;
+  /** BULL_BOARD_WRITE: Bull Board (`/admin/queues`) may change jobs. Default false (read-only). */
+  bullBoardWrite?: boolean;
   /** Called with each route as it is registered (tests enumerate every route with it). Default: none. */
   onRoute?: (route: RouteOptions) => void;
 }
@@ -252,6 +255,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerSessionRoutes(app, { db: options.db, auth });
   registerCreateProject(app, { db: options.db });
   registerAdminTasks(app, { db: options.db });
+  await registerBullBoard(app, {
+    redis: options.redis,
+    prefix: options.queuePrefix,
+    write: options.bullBoardWrite ?? false,
+  });
   registerAlertRoutes(app, { db: options.db });
   registerProjectRoutes(app, { db: options.db, egressPolicy, auth });
   registerCreateKey(app, { db: options.db });

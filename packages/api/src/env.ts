@@ -39,6 +39,11 @@ export const apiEnvShape = {
    */
   HEALTH_PUBLIC: envBoolean(false),
   /**
+   * Let operators retry, promote and remove jobs in Bull Board (`/admin/queues`); by default it
+   * only shows them (a job changed by hand bypasses what Postgres says of its run). Default false.
+   */
+  BULL_BOARD_WRITE: envBoolean(false),
+  /**
    * How often the API recounts runs in Postgres for /metrics (runs by status, started and finished
    * totals), ms. Every API replica reports the same database-wide numbers. Default 15000.
    */

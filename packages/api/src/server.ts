@@ -45,6 +45,7 @@ export async function startApi(
     scheduleMinIntervalS: env.SCHEDULE_MIN_INTERVAL_S,
     streamMaxPerKey: env.STREAM_MAX_PER_KEY,
     healthPublic: env.HEALTH_PUBLIC,
+    bullBoardWrite: env.BULL_BOARD_WRITE,
     metricsToken: env.METRICS_TOKEN,
     metricsReportingIntervalMs: env.METRICS_REPORTING_INTERVAL_MS,
     apiKeyCacheTtlMs: env.API_KEY_CACHE_TTL_MS,
