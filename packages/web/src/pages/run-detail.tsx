@@ -32,10 +32,11 @@ function attemptsOf(run: Run): AttemptBlock[] {
   return blocks.reverse();
 }
 
-/** The trace viewer Conveyor serves, opening one trace artifact (same origin, same session). */
-export function traceViewerUrl(traceUrl: string): string {
-  return `/ui/trace/?trace=${encodeURIComponent(traceUrl)}`;
-}
+/**
+ * A trace is downloaded (its artifact URL, same session) and opened with `npx playwright
+ * show-trace`: the in-browser viewer is not served yet (docs/dashboard.md says why).
+ */
+const TRACE_HINT = "Open it with: npx playwright show-trace trace.zip";
 
 export function RunDetail({ id }: { id: string }) {
   const client = useQueryClient();
@@ -118,8 +119,8 @@ export function RunDetail({ id }: { id: string }) {
           </button>
         ) : null}
         {r.artifacts.trace ? (
-          <a className="button secondary" href={traceViewerUrl(r.artifacts.trace)}>
-            Open trace
+          <a className="button secondary" href={r.artifacts.trace} download="trace.zip" title={TRACE_HINT}>
+            Download trace
           </a>
         ) : null}
       </div>
@@ -199,8 +200,8 @@ function AttemptSection({ attempt }: { attempt: AttemptBlock }) {
         </figure>
       ) : null}
       {attempt.artifacts.trace ? (
-        <a className="button secondary" href={traceViewerUrl(attempt.artifacts.trace)}>
-          Open trace of attempt {attempt.attempt}
+        <a className="button secondary" href={attempt.artifacts.trace} download="trace.zip" title={TRACE_HINT}>
+          Download the trace of attempt {attempt.attempt}
         </a>
       ) : null}
     </section>
