@@ -5,8 +5,9 @@
 # `packages/db/src/bin/migrate.ts` (see docker-compose.prod.yml and k8s/).
 #
 # Node 24 runs the TypeScript sources itself (type stripping: the sources use erasable syntax
-# only, tsconfig's erasableSyntaxOnly), so there is no build step and no transpiler in the image:
-# it is the production dependencies plus the sources.
+# only, tsconfig's erasableSyntaxOnly), so the services have no build step and no transpiler in
+# the image: it is the production dependencies plus the sources. The one thing built is the
+# dashboard (packages/web): static files, made in their own stage and copied in.
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
@@ -27,10 +28,24 @@ COPY packages/egress/package.json packages/egress/package.json
 COPY packages/runner/package.json packages/runner/package.json
 COPY packages/worker/package.json packages/worker/package.json
 COPY packages/testing/package.json packages/testing/package.json
+COPY packages/web/package.json packages/web/package.json
 # pnpm-workspace.yaml's patchedDependencies: fixes applied to dependencies at install.
 COPY patches patches
 RUN --mount=type=cache,id=pnpm-store,target=/root/.local/share/pnpm/store \
     pnpm install --frozen-lockfile --prod
+
+# ---- web: the dashboard's static files (Vite), served by the API under /ui ----------------------
+FROM ${NODE_IMAGE} AS web
+WORKDIR /app
+ENV CI=true
+RUN npm install -g pnpm@10.34.9 && npm cache clean --force
+COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY packages/web/package.json packages/web/package.json
+COPY patches patches
+RUN --mount=type=cache,id=pnpm-store,target=/root/.local/share/pnpm/store \
+    pnpm install --frozen-lockfile --filter @conveyor/web
+COPY packages/web packages/web
+RUN pnpm --filter @conveyor/web build
 
 # ---- runtime ------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -51,6 +66,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps /app /app
 COPY . .
+COPY --from=web /app/packages/web/dist packages/web/dist
 
 # Playwright looks for its own ffmpeg build at $PLAYWRIGHT_BROWSERS_PATH/ffmpeg-<revision>/ffmpeg-linux;
 # point that at Debian's (the revision comes from the installed playwright-core).

@@ -723,6 +723,17 @@ describe("Dockerfile", () => {
     expect(copyPatches).toBeLessThan(install);
   });
 
+  it("builds the dashboard in its own stage and copies only its static files into the runtime", () => {
+    expect(dockerfile).toMatch(/FROM \$\{NODE_IMAGE\} AS web/);
+    expect(dockerfile).toMatch(/pnpm --filter @conveyor\/web build/);
+    // Where the API serves /ui from (packages/api/src/routes/ui.ts: DEFAULT_UI_DIR).
+    expect(dockerfile).toMatch(/COPY --from=web \/app\/packages\/web\/dist packages\/web\/dist/);
+    const runtime = instructions.findIndex((line) => /^FROM .* AS runtime/.test(line));
+    const copyDist = instructions.findIndex((line) => line.startsWith("COPY --from=web"));
+    expect(copyDist).toBeGreaterThan(runtime);
+    expect(read("packages/api/src/routes/ui.ts")).toContain('"../../../web/dist"');
+  });
+
   it("installs chromium and ffmpeg from apt and points CHROMIUM_PATH at it", () => {
     const install = instructions.find((line) => line.includes("apt-get install")) ?? "";
     expect(install).toMatch(/\bchromium\b/);
