@@ -93,9 +93,19 @@ function jsonSchemaOf(schema: unknown): JsonSchema | undefined {
   return schema as JsonSchema;
 }
 
+/**
+ * Left out: the event streams (a request that is not refused opens a stream that does not end;
+ * their input, the status filter and Last-Event-ID, is tested in streams.test.ts) and Bull Board's
+ * own routes (a third party's, admin-only: bull-board.test.ts).
+ */
+function walked(url: string): boolean {
+  return !url.endsWith("/stream") && url !== "/admin/queues" && !url.startsWith("/admin/queues/");
+}
+
 function routesUnderTest(): RouteUnderTest[] {
   const byKey = new Map<string, RouteUnderTest>();
   for (const route of collected) {
+    if (!walked(route.url)) continue;
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     const config = (route.config ?? {}) as { auth?: AuthMode };
     for (const method of methods) {
