@@ -196,8 +196,9 @@ export class Orchestrator {
     const entry: Running = { lease, controller, abandoned: false, done: Promise.resolve() };
     entry.done = this.execute(definition, entry).finally(() => {
       this.running.delete(definition.name);
-      // A slot is free: look again soon rather than after a whole poll period.
-      if (!this.stopped) this.schedulePoll(0);
+      // A slot is free: look again sooner than a whole poll period, at a random point of it, so
+      // the worker that just finished a task does not always take the next one before the others.
+      if (!this.stopped) this.schedulePoll(Math.floor(Math.random() * (this.options.pollMs ?? 1000)));
     });
     this.running.set(definition.name, entry);
   }
