@@ -151,4 +151,46 @@ describe("Orchestrator", () => {
     // w3 wrote nothing: the run is still w-other's, none recorded.
     expect(after).toMatchObject({ leaseHolder: "w-other", runs: 0, failures: 0, lastError: null });
   });
+
+  it("is not stalled by a worker frozen inside a take: Postgres ends its transaction", async () => {
+    await start("w4", [base("after-freeze", { intervalMs: 60_000 })]);
+    await waitFor(async () => ((await getServiceTask(db.db, "after-freeze"))?.runs === 1 ? true : undefined), {
+      timeoutMs: 10_000,
+      what: "a first run",
+    });
+    await started.splice(0).reduce(async (previous, orchestrator) => {
+      await previous;
+      await orchestrator.stop(1000);
+    }, Promise.resolve());
+    await db.query("update service_tasks set next_run_at = now() where name = 'after-freeze'");
+    // A worker frozen inside a take, right after it took the takes' lock (it never goes on).
+    let thaw = () => {};
+    const frozenTake = takeServiceTask(db.db, {
+      name: "after-freeze",
+      holder: "w-frozen",
+      leaseMs: 10_000,
+      afterLock: () =>
+        new Promise<void>((resolve) => {
+          thaw = resolve;
+        }),
+    }).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const startedAt = Date.now();
+    const taken = await waitFor(
+      async () => {
+        const outcome = await takeServiceTask(db.db, { name: "after-freeze", holder: "w5", leaseMs: 10_000 }).catch(
+          () => ({ taken: null }),
+        );
+        return outcome.taken ?? undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: "a take despite the frozen one" },
+    );
+    expect(taken.name).toBe("after-freeze");
+    // It waited for Postgres to end the frozen transaction (5 s idle), not for the frozen worker.
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(3000);
+    thaw();
+    // The frozen take, once awake, finds its transaction ended: it took nothing.
+    expect(await frozenTake).toBeInstanceOf(Error);
+    expect((await getServiceTask(db.db, "after-freeze"))?.leaseHolder).toBe("w5");
+  });
 });

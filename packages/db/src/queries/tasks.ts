@@ -28,6 +28,18 @@ export interface ServiceTaskRegistration extends ServiceTaskDefinitionRow {
 /** The advisory lock that serializes takes and requests (two int4 keys: "conv", "task"). */
 const TAKE_LOCK = sql`select pg_advisory_xact_lock(1668247158, 1952543595)`;
 
+/**
+ * First statements of every transaction on service_tasks: a worker frozen inside one (SIGSTOP, a
+ * starved host) would otherwise keep its locks, the advisory lock of takes included, and stall the
+ * service tasks of the whole fleet until it woke. Postgres ends such a session after 5 s idle in
+ * its transaction (the frozen worker's next statement then fails, and its pool reconnects), and
+ * no one waits more than 3 s for a lock.
+ */
+async function boundWaits(tx: Pick<Db, "execute">): Promise<void> {
+  await tx.execute(sql`set local lock_timeout = '3s'`);
+  await tx.execute(sql`set local idle_in_transaction_session_timeout = '5s'`);
+}
+
 /** The names a task may not run beside: what it blocks, what blocks it, what it depends on. */
 export function conflictsOf(
   name: string,
@@ -126,10 +138,18 @@ export type TakeOutcome =
  */
 export async function takeServiceTask(
   db: Db,
-  options: { name: string; holder: string; leaseMs: number },
+  options: {
+    name: string;
+    holder: string;
+    leaseMs: number;
+    /** Test seam: awaited once the takes' lock is held (a test freezes a take there). Default: none. */
+    afterLock?: () => Promise<void>;
+  },
 ): Promise<TakeOutcome> {
   return db.transaction(async (tx) => {
+    await boundWaits(tx);
     await tx.execute(TAKE_LOCK);
+    await options.afterLock?.();
     const all = await selectStates(tx);
     const task = all.find((row) => row.name === options.name);
     if (!task) return { taken: null, reason: "unknown" };
@@ -211,6 +231,7 @@ export async function finishServiceTask(
   outcome: ServiceTaskResult,
 ): Promise<FinishOutcome> {
   return db.transaction(async (tx) => {
+    await boundWaits(tx);
     const [task] = await tx.select().from(serviceTasks).where(eq(serviceTasks.name, lease.name)).for("update");
     if (!task || task.leaseToken !== lease.token || task.leaseHolder === null) {
       return {
@@ -301,6 +322,7 @@ export type RequestRunOutcome =
  */
 export async function requestServiceTaskRun(db: Db, name: string, by: string): Promise<RequestRunOutcome> {
   return db.transaction(async (tx) => {
+    await boundWaits(tx);
     await tx.execute(TAKE_LOCK);
     const all = await selectStates(tx);
     const task = all.find((row) => row.name === name);
