@@ -123,6 +123,8 @@ export interface AppOptions {
   sessionTtlMs?: number;
   /** The built dashboard served under /ui; null serves none. Default DEFAULT_UI_DIR (packages/web/dist). */
   uiDir?: string | null;
+  /** Playwright's trace viewer served under /ui/trace/; null serves none. Default: the one inside the installed playwright-core. */
+  traceViewerDir?: string | null;
   /** BULL_BOARD_WRITE: Bull Board (`/admin/queues`) may change jobs. Default false (read-only). */
   bullBoardWrite?: boolean;
   /** Called with each route as it is registered (tests enumerate every route with it). Default: none. */
@@ -271,7 +273,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerListRecordings(app, { db: options.db });
   registerGetRecording(app, { db: options.db });
   registerDeleteRecording(app, { db: options.db });
-  registerUpdateRecording(app, { db: options.db });
+  registerUpdateRecording(app, { db: options.db, secrets });
   registerRecordingStats(app, { db: options.db });
   registerQuarantineRoutes(app, { db: options.db });
   const failpoints = new Set(options.failpoints ?? []);
@@ -340,6 +342,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   registerGetArtifact(app, { db: options.db, artifacts: options.artifacts });
   registerRecordingSchema(app);
-  await registerUi(app, { dir: options.uiDir === undefined ? DEFAULT_UI_DIR : options.uiDir });
+  await registerUi(app, {
+    dir: options.uiDir === undefined ? DEFAULT_UI_DIR : options.uiDir,
+    ...(options.traceViewerDir === undefined ? {} : { traceDir: options.traceViewerDir }),
+  });
   return app;
 }

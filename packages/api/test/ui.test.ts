@@ -7,6 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inlineScriptHashes, traceViewerCsp } from "../src/routes/trace-viewer.ts";
 import { UI_CSP } from "../src/routes/ui.ts";
 import { createTestApp, type TestApp } from "./helpers.ts";
 
@@ -68,6 +69,77 @@ describe("/ui", () => {
       const response = await bare.app.inject({ method: "GET", url: "/ui/runs" });
       expect(response.statusCode).toBe(404);
       expect(response.json().error.message).toMatch(/pnpm --filter @conveyor\/web build/);
+    } finally {
+      await bare.close();
+    }
+  });
+});
+
+describe("/ui/trace/ (Playwright's trace viewer)", () => {
+  it("serves the viewer's page, service worker and snapshot frame revalidated, with its own policy", async () => {
+    const redirect = await t.app.inject({ method: "GET", url: "/ui/trace" });
+    expect(redirect.statusCode).toBe(301);
+    expect(redirect.headers.location).toBe("/ui/trace/");
+    const page = await t.app.inject({
+      method: "GET",
+      url: "/ui/trace/?trace=%2Fapi%2Fruns%2Fx%2Fartifacts%2Ftrace.zip",
+    });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers["content-type"]).toMatch(/^text\/html/);
+    expect(page.body).toContain("Playwright Trace Viewer");
+    const csp = String(page.headers["content-security-policy"]);
+    // Its one inline script is allowed by its hash, nothing inline otherwise; fetches and the
+    // service worker stay on this origin; only this origin may frame it.
+    expect(csp).toBe(traceViewerCsp(inlineScriptHashes(page.body)));
+    expect(inlineScriptHashes(page.body)).toHaveLength(1);
+    expect(csp).toContain("connect-src 'self';");
+    expect(csp).toContain("frame-ancestors 'self'");
+    expect(csp).not.toContain("unsafe-eval");
+    expect(csp).not.toMatch(/script-src[^;]*unsafe-inline/);
+    expect(page.headers["x-frame-options"]).toBe("SAMEORIGIN");
+    for (const url of ["/ui/trace/", "/ui/trace/index.html", "/ui/trace/sw.bundle.js", "/ui/trace/snapshot.html"]) {
+      const response = await t.app.inject({ method: "GET", url });
+      expect(response.statusCode, url).toBe(200);
+      expect(response.headers["cache-control"], url).toBe("no-cache");
+      expect(response.headers["content-security-policy"], url).toBe(csp);
+    }
+    const worker = await t.app.inject({ method: "GET", url: "/ui/trace/sw.bundle.js" });
+    expect(worker.headers["content-type"]).toMatch(/javascript/);
+    // No Service-Worker-Allowed: its scope is /ui/trace/, it sees none of the dashboard or the API.
+    expect(worker.headers["service-worker-allowed"]).toBeUndefined();
+  });
+
+  it("serves the viewer's hashed files as immutable, and nothing outside its directory", async () => {
+    const page = await t.app.inject({ method: "GET", url: "/ui/trace/" });
+    const files = [...page.body.matchAll(/(?:src|href)="\.\/([^"]+\.(?:js|css))"/g)].map((m) => m[1] ?? "");
+    expect(files.length).toBeGreaterThan(2);
+    for (const file of files) {
+      const response = await t.app.inject({ method: "GET", url: `/ui/trace/${file}` });
+      expect(response.statusCode, file).toBe(200);
+      expect(response.headers["cache-control"], file).toBe("public, max-age=31536000, immutable");
+    }
+    for (const url of [
+      "/ui/trace/../../package.json",
+      "/ui/trace/%2e%2e/%2e%2e/package.json",
+      "/ui/trace/..%2f..%2fpackage.json",
+      "/ui/trace/.hidden",
+      "/ui/trace/missing.js",
+    ]) {
+      const response = await t.app.inject({ method: "GET", url });
+      expect(response.statusCode, url).not.toBe(200);
+      expect(response.body, url).not.toContain('"playwright-core"');
+    }
+    const missing = await t.app.inject({ method: "GET", url: "/ui/trace/missing.js" });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error.code).toBe("not_found");
+  });
+
+  it("answers 404 when playwright-core's viewer is not installed", async () => {
+    const bare = await createTestApp("ui-trace-bare", { traceViewerDir: null });
+    try {
+      const response = await bare.app.inject({ method: "GET", url: "/ui/trace/" });
+      expect(response.statusCode).toBe(404);
+      expect(response.json().error.message).toMatch(/trace viewer/);
     } finally {
       await bare.close();
     }

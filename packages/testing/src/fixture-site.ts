@@ -42,6 +42,8 @@
  *   writes `shortcut` into `#shortcut`.
  * - `/title`: title `Fixture Title`; `/late-title?ms=500` changes its title to `Late Title` after
  *   `ms`.
+ * - `/scripted`: `#go`, a broken image whose `onerror` and an inline script that each append a
+ *   `p.ran` (two on a live page; a copy of the page that ran them again shows more).
  * - `/form-submit`: a form `#form` with `#q` and no submit button; its submit handler navigates
  *   to `/submitted?q=<value>` (`#submitted` reads `submitted: <value>`). `/script-form` handles
  *   submit by script without navigating (`#status` reads `handled: <value>`).
@@ -403,6 +405,19 @@ export async function startFixtureSite(): Promise<FixtureSite> {
         );
       case "/title":
         return send(res, 200, page("Fixture Title", `<h1>Title page</h1>`));
+      case "/scripted":
+        // Its script and its image's onerror each add a p.ran when they run: a copy of this page
+        // (a trace snapshot) that shows more than two ran them again.
+        return send(
+          res,
+          200,
+          page(
+            "Scripted",
+            `<h1>Scripted</h1><button id="go" type="button">Go</button>
+<img id="broken" alt="broken" src="/missing.png" onerror="document.body.insertAdjacentHTML('beforeend', '<p class=ran>onerror ran</p>')">
+<script>document.body.insertAdjacentHTML("beforeend", "<p class=ran>script ran</p>");</script>`,
+          ),
+        );
       case "/late-title": {
         const ms = delayFrom(url, 500);
         return send(

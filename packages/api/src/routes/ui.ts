@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { sendError } from "../plugins/errors.ts";
+import { registerTraceViewer, traceViewerDir } from "./trace-viewer.ts";
 
 /**
  * The dashboard (packages/web, built by Vite to static files) under /ui, same origin as the API
@@ -54,15 +55,17 @@ const FILE_PATH = /^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*\/)*[A-Za-z0-9_-][A-Za-z0-9._
 export interface UiDeps {
   /** The built dashboard (DEFAULT_UI_DIR); null, or a directory without index.html, answers 404 saying how to build it. */
   dir: string | null;
+  /** Playwright's trace viewer, served under /ui/trace/ (traceViewerDir() unless given; null: none). */
+  traceDir?: string | null;
 }
 
 export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<void> {
   const dir = deps.dir;
   const built = dir !== null && existsSync(join(dir, "index.html"));
-  if (built) {
-    // Only reply.sendFile: the routes below decide what each path serves and its caching.
-    await app.register(fastifyStatic, { root: dir, serve: false });
-  }
+  const traceDir = deps.traceDir === undefined ? traceViewerDir() : deps.traceDir;
+  // Only reply.sendFile: the routes below decide what each path serves, from which root, and its caching.
+  await app.register(fastifyStatic, { root: built && dir !== null ? dir : (traceDir ?? process.cwd()), serve: false });
+  registerTraceViewer(app, { dir: traceDir });
   const config = { auth: "public" as const };
   const schema = { hide: true };
 

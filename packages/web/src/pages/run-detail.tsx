@@ -32,11 +32,30 @@ function attemptsOf(run: Run): AttemptBlock[] {
   return blocks.reverse();
 }
 
-/**
- * A trace is downloaded (its artifact URL, same session) and opened with `npx playwright
- * show-trace`: the in-browser viewer is not served yet (docs/dashboard.md says why).
- */
+/** A downloaded trace opens with `npx playwright show-trace`. */
 const TRACE_HINT = "Open it with: npx playwright show-trace trace.zip";
+
+/**
+ * Playwright's trace viewer as the API serves it (/ui/trace/), opening a run's trace.zip: the
+ * viewer's service worker fetches the artifact URL with this session, like a download would.
+ */
+function traceViewerUrl(artifact: string): string {
+  return `/ui/trace/?trace=${encodeURIComponent(new URL(artifact, window.location.origin).href)}`;
+}
+
+/** "Open trace" (in a new tab, the viewer is a page of its own) and "Download trace". */
+function TraceLinks({ url, label }: { url: string; label: string }) {
+  return (
+    <>
+      <a className="button" href={traceViewerUrl(url)} target="_blank" rel="noopener">
+        Open {label}
+      </a>
+      <a className="button secondary" href={url} download="trace.zip" title={TRACE_HINT}>
+        Download {label}
+      </a>
+    </>
+  );
+}
 
 export function RunDetail({ id }: { id: string }) {
   const client = useQueryClient();
@@ -118,11 +137,7 @@ export function RunDetail({ id }: { id: string }) {
             Retry as a new run
           </button>
         ) : null}
-        {r.artifacts.trace ? (
-          <a className="button secondary" href={r.artifacts.trace} download="trace.zip" title={TRACE_HINT}>
-            Download trace
-          </a>
-        ) : null}
+        {r.artifacts.trace ? <TraceLinks url={r.artifacts.trace} label="trace" /> : null}
       </div>
       <ErrorMessage error={cancel.error ?? retry.error} />
       {r.error ? (
@@ -200,9 +215,9 @@ function AttemptSection({ attempt }: { attempt: AttemptBlock }) {
         </figure>
       ) : null}
       {attempt.artifacts.trace ? (
-        <a className="button secondary" href={attempt.artifacts.trace} download="trace.zip" title={TRACE_HINT}>
-          Download the trace of attempt {attempt.attempt}
-        </a>
+        <div className="actions-row">
+          <TraceLinks url={attempt.artifacts.trace} label={`the trace of attempt ${attempt.attempt}`} />
+        </div>
       ) : null}
     </section>
   );
