@@ -7,40 +7,26 @@
  * violation on any page. Screenshots at 375 and 1440 px go to test-results/dashboard/, and into
  * docs/dashboard/ with UPDATE_DOC_SCREENSHOTS=1.
  */
-import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import AxeBuilder from "@axe-core/playwright";
-import { resolveChromium } from "@conveyor/runner";
 import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
 import { loginRecording, slowRecording } from "@conveyor/testing/recordings";
 import { ADMIN_TOKEN, createStack, type Stack } from "@conveyor/testing/stack";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { dashboardHarness, WIDTHS } from "./dashboard-helpers.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const ARTIFACTS = join(ROOT, "test-results", "dashboard");
-const DOC_SCREENSHOTS = join(ROOT, "docs", "dashboard");
-const WIDTHS = [375, 1440] as const;
 /** The screenshots docs/dashboard.md shows (every one is written to test-results/dashboard). */
 const DOC_PAGES = ["overview", "runs", "run-failed", "recordings", "fleet", "sign-in"];
 
 let stack: Stack;
 let site: FixtureSite;
-let browser: Browser;
 let apiKey: string;
 let strangerRunId: string;
 let failedRunId: string;
-/** Uncaught errors of the dashboard's pages: any is a failure. */
-const pageErrors: string[] = [];
+const dashboard = dashboardHarness({ apiUrl: () => stack.apiUrl, docPages: DOC_PAGES });
+const { newPage, signIn, seriousViolations, screenshot } = dashboard;
 
 beforeAll(async () => {
-  const build = spawnSync(process.execPath, [join(ROOT, "packages/web/scripts/ensure-built.ts")], {
-    encoding: "utf8",
-  });
-  if (build.status !== 0) throw new Error(`dashboard build failed: ${build.stdout}${build.stderr}`);
-  mkdirSync(ARTIFACTS, { recursive: true });
+  await dashboard.start();
   site = await startFixtureSite();
   stack = await createStack("dashboard");
   // The worker starts later, inside the test that watches a run go from queued to running.
@@ -51,52 +37,18 @@ beforeAll(async () => {
   strangerRunId = strangerRun.body.id;
   apiKey = await stack.createProject("shop");
   expect(apiKey).not.toBe(stranger);
-  browser = await chromium.launch({
-    executablePath: resolveChromium({ chromiumPath: process.env.CHROMIUM_PATH }).path,
-  });
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await dashboard.close();
   await stack?.stop();
   await site?.close();
 });
 
 afterEach(() => {
-  expect(pageErrors.splice(0)).toEqual([]);
+  // Uncaught errors of the dashboard's pages: any is a failure.
+  expect(dashboard.pageErrors.splice(0)).toEqual([]);
 });
-
-async function newPage(width: number = 1440): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport: { width, height: width < 600 ? 800 : 900 } });
-  const page = await context.newPage();
-  page.on("pageerror", (error) => void pageErrors.push(`${page.url()}: ${error.message}`));
-  return { context, page };
-}
-
-async function signIn(page: Page, secret: string): Promise<void> {
-  await page.goto(`${stack.apiUrl}/ui/`);
-  await page.getByLabel("API key or admin token").fill(secret);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Sign out" }).waitFor();
-}
-
-/** Serious and critical axe violations of the page as it is now, described. */
-async function seriousViolations(page: Page): Promise<string[]> {
-  const results = await new AxeBuilder({ page }).analyze();
-  return results.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-}
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  const file = join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: false });
-  const shown = DOC_PAGES.some((page) => name.startsWith(`${page}-`));
-  if (process.env.UPDATE_DOC_SCREENSHOTS === "1" && shown) {
-    mkdirSync(DOC_SCREENSHOTS, { recursive: true });
-    copyFileSync(file, join(DOC_SCREENSHOTS, `${name}.png`));
-  }
-}
 
 describe("the dashboard in a browser", () => {
   it("signs in with a key, uploads a recording, and shows its run go queued → running → passed live", async () => {
@@ -260,14 +212,8 @@ describe("the dashboard in a browser", () => {
         for (const width of WIDTHS) {
           await page.setViewportSize({ width, height: width < 600 ? 800 : 900 });
           // Nothing wider than the screen at 375 px: the page scrolls down, not sideways.
-          const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-          const wide = await page.evaluate(() =>
-            Array.from(document.querySelectorAll("body *"))
-              .filter((el) => el.getBoundingClientRect().right > window.innerWidth)
-              .map((el) => `${el.tagName}.${el.className}`)
-              .slice(0, 8),
-          );
-          expect(overflow, `${entry.name} at ${width} px: ${wide.join(", ")}`).toBeLessThanOrEqual(0);
+          const overflow = await dashboard.overflow(page);
+          expect(overflow.px, `${entry.name} at ${width} px: ${overflow.wide.join(", ")}`).toBeLessThanOrEqual(0);
           if (entry.name !== "not-found") await screenshot(page, `${entry.name}-${width}`);
         }
       }
@@ -281,5 +227,6 @@ describe("the dashboard in a browser", () => {
     } finally {
       await context.close();
     }
-  });
+    // Eight pages, each through axe at two widths: over a minute on a loaded 2-core machine.
+  }, 240_000);
 });

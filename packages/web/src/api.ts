@@ -182,3 +182,155 @@ export async function listAll<T>(path: string, max: number): Promise<T[]> {
   } while (cursor && items.length < max);
   return items.slice(0, max);
 }
+
+export interface Suite {
+  id: string;
+  name: string;
+  recordingIds: string[];
+  tagQuery: { all?: string[]; any?: string[]; none?: string[] } | null;
+  defaults: { priority?: number; timeoutMs?: number; retries?: number; variables?: string[] };
+  maxParallel: number | null;
+  failFast: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type SuiteRunStatus = "queued" | "running" | "passed" | "flaky" | "failed" | "cancelled";
+
+export interface SuiteRun {
+  id: string;
+  suiteId: string | null;
+  suiteName: string;
+  status: SuiteRunStatus;
+  total: number;
+  counts: Record<"queued" | "running" | "passed" | "failed" | "errored" | "cancelled" | "flaky", number>;
+  ci: { branch?: string; commit?: string; buildId?: string } | null;
+  maxParallel: number | null;
+  failFast: boolean;
+  failedFastAt: string | null;
+  cancelledAt: string | null;
+  createdAt: string;
+}
+
+export interface Schedule {
+  id: string;
+  name: string;
+  recordingId: string | null;
+  suiteId: string | null;
+  cron: string | null;
+  timezone: string;
+  everySeconds: number | null;
+  startAt: string | null;
+  endAt: string | null;
+  jitterSeconds: number;
+  overlap: "skip" | "buffer_one" | "allow" | "cancel_previous";
+  catchUpWindowSeconds: number;
+  pauseAfterFailures: number | null;
+  paused: boolean;
+  pausedAt: string | null;
+  pauseReason: string | null;
+  /** The next scheduled time not yet acted on; null once the schedule has ended. */
+  nextFireAt: string | null;
+  /** The next 5 scheduled times after now (shown while paused too). */
+  next: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type FireOutcome = "started" | "skipped_overlap" | "skipped_paused" | "buffered" | "missed" | "failed";
+
+export interface ScheduleFire {
+  scheduledAt: string;
+  firedAt: string;
+  outcome: FireOutcome;
+  manual: boolean;
+  runId: string | null;
+  suiteRunId: string | null;
+  reason: string | null;
+}
+
+/** A notification channel as the API shows it: `target` without secrets (never its URL or signing secret). */
+export interface Channel {
+  id: string;
+  name: string;
+  type: "webhook" | "slack" | "email";
+  target: string;
+  enabled: boolean;
+  disabledReason: string | null;
+  disabledAt: string | null;
+  failingSince: string | null;
+  createdAt: string;
+}
+
+export interface DeliveryAttempt {
+  attempt: number;
+  at: string;
+  durationMs: number | null;
+  responseStatus: number | null;
+  error: string | null;
+}
+
+export interface Delivery {
+  id: string;
+  notificationId: string;
+  channelId: string;
+  type: string;
+  status: "pending" | "delivered" | "failed" | "cancelled";
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastAttemptAt: string | null;
+  responseStatus: number | null;
+  lastError: string | null;
+  deliveredAt: string | null;
+  createdAt: string;
+  attemptLog: DeliveryAttempt[];
+}
+
+export interface AlertRule {
+  id: string;
+  name: string;
+  scope: string;
+  scopeValue: string | null;
+  events: string[];
+  afterConsecutiveFailures: number;
+  remindEveryHours: number | null;
+  channelIds: string[];
+  enabled: boolean;
+}
+
+export interface MaintenanceWindow {
+  id: string;
+  scope: string;
+  scopeValue: string | null;
+  startsAt: string;
+  endsAt: string;
+  mode: "silence" | "pause";
+  reason: string | null;
+  active: boolean;
+}
+
+/** How one finished run of a recording ended (GET /api/recordings/:id/stats?runs=N `results`). */
+export interface RecordingResult {
+  runId: string;
+  status: "passed" | "failed" | "errored" | "cancelled";
+  flaky: boolean;
+  finishedAt: string;
+}
+
+/** GET /api/recordings/:id/stats?runs=N: the stats of its last N finished runs, and each of them, oldest first. */
+export interface RecordingHistory extends RecordingStats {
+  results: RecordingResult[];
+}
+
+/** A variable a recording declares; a sensitive one's default comes back as "[redacted]" when set. */
+export interface RecordingVariable {
+  name: string;
+  sensitive?: boolean;
+  default?: string;
+  description?: string;
+}
+
+/** GET /api/recordings/:id: the recording with its stored body (sensitive values redacted). */
+export interface RecordingDetail extends Recording {
+  recording: { variables?: RecordingVariable[] };
+}

@@ -1,12 +1,15 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { ApiError, api, type Session, setCsrfToken } from "./api.ts";
+import { ChannelDetail, Channels } from "./pages/channels.tsx";
 import { DeadLetters } from "./pages/dead-letters.tsx";
 import { Keys } from "./pages/keys.tsx";
 import { Overview } from "./pages/overview.tsx";
 import { Recordings } from "./pages/recordings.tsx";
 import { RunDetail } from "./pages/run-detail.tsx";
 import { Runs } from "./pages/runs.tsx";
+import { ScheduleDetail, Schedules } from "./pages/schedules.tsx";
 import { SignIn } from "./pages/sign-in.tsx";
+import { SuiteDetail, Suites } from "./pages/suites.tsx";
 import { Link, navigate, useLocation } from "./router.tsx";
 
 async function loadSession(): Promise<Session | null> {
@@ -24,6 +27,9 @@ const PROJECT_NAV = [
   { to: "/", label: "Overview" },
   { to: "/runs", label: "Runs" },
   { to: "/recordings", label: "Recordings" },
+  { to: "/suites", label: "Suites" },
+  { to: "/schedules", label: "Schedules" },
+  { to: "/channels", label: "Channels" },
   { to: "/dead-letters", label: "Dead letters" },
   { to: "/keys", label: "API keys" },
 ];
@@ -83,6 +89,14 @@ function page(path: string, me: Session) {
   if (parts[0] === "runs" && parts.length === 1) return <Runs />;
   if (parts[0] === "runs" && parts[1] && parts.length === 2) return <RunDetail id={decodeURIComponent(parts[1])} />;
   if (parts[0] === "recordings" && parts.length === 1) return <Recordings />;
+  if (parts[0] === "suites" && parts.length === 1) return <Suites />;
+  if (parts[0] === "suites" && parts[1] && parts.length === 2) return <SuiteDetail id={decodeURIComponent(parts[1])} />;
+  if (parts[0] === "schedules" && parts.length === 1) return <Schedules />;
+  if (parts[0] === "schedules" && parts[1] && parts.length === 2)
+    return <ScheduleDetail id={decodeURIComponent(parts[1])} />;
+  if (parts[0] === "channels" && parts.length === 1) return <Channels />;
+  if (parts[0] === "channels" && parts[1] && parts.length === 2)
+    return <ChannelDetail id={decodeURIComponent(parts[1])} />;
   if (parts[0] === "keys" && parts.length === 1) return <Keys />;
   if (parts[0] === "dead-letters" && parts.length === 1) return <DeadLetters />;
   return <NotFound what="page" />;
