@@ -414,6 +414,17 @@ export const runs = pgTable(
     index("runs_suite_run_idx").on(t.suiteRunId).where(sql`${t.suiteRunId} is not null`),
     // Run-history retention (RUN_RETENTION_DAYS): finished runs, oldest first.
     index("runs_finished_idx").on(t.finishedAt).where(sql`${t.finishedAt} is not null`),
+    // GET /api/runs?recordingId=…: a recording's runs, newest first, keyset-paginated. Without it the
+    // list walks the project's runs filtering by recording: a recording whose runs are all old (or
+    // that has none) reads every run of the project.
+    index("runs_recording_created_idx")
+      .on(t.recordingId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst())
+      .where(sql`${t.recordingId} is not null`),
+    // GET /api/runs?flaky=true: flaky runs are few (a project may have none), so walking the
+    // project's runs to find them reads them all; this index holds only the flaky ones.
+    index("runs_project_flaky_created_idx")
+      .on(t.projectId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst())
+      .where(sql`${t.flaky}`),
     // A recording's recent runs: its stats rollup and "last failure".
     index("runs_recording_finished_idx")
       .on(t.recordingId, t.finishedAt.desc().nullsFirst())

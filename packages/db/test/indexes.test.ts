@@ -55,3 +55,36 @@ describe("list indexes", () => {
     expect(text).not.toMatch(/Sort/);
   });
 });
+
+describe("GET /api/runs filter indexes", () => {
+  beforeAll(async () => {
+    // A recording whose runs are all older than the project's latest (the case a walk of the
+    // project's runs reads everything for), and a few flaky runs among many that are not.
+    await db.query(
+      `insert into recordings (id, project_id, name, recording, action_count)
+       values ('rec_old', $1, 'old', '{"name":"old","actions":[]}'::jsonb, 1)`,
+      [projectId],
+    );
+    await db.query(
+      `insert into runs (id, project_id, recording_id, status, priority, max_attempts, timeout_ms, action_timeout_ms,
+         recording, actions_total, flaky, created_at)
+       select 'run_rec_' || lpad(g::text, 22, '0'), $1, 'rec_old', 'passed', 5, 3, 1000, 1000,
+         '{"name":"x","actions":[]}'::jsonb, 1, g % 50 = 0, now() - interval '1 day' - (g || ' seconds')::interval
+       from generate_series(1, 200) g`,
+      [projectId],
+    );
+    await db.query("analyze runs");
+  });
+
+  it("recordingId reads runs_recording_created_idx in order", async () => {
+    const text = await plan("project_id = $1 and recording_id = 'rec_old'");
+    expect(text).toMatch(/runs_recording_created_idx/);
+    expect(text).not.toMatch(/Sort/);
+  });
+
+  it("flaky=true reads runs_project_flaky_created_idx in order", async () => {
+    const text = await plan("project_id = $1 and flaky = true");
+    expect(text).toMatch(/runs_project_flaky_created_idx/);
+    expect(text).not.toMatch(/Sort/);
+  });
+});

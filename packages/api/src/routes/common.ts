@@ -1,4 +1,4 @@
-import { ApiError, type IdKind, isId } from "@conveyor/core";
+import { ApiError, ID_PREFIXES, type IdKind, isId } from "@conveyor/core";
 import { decodeCursor } from "@conveyor/db";
 import { z } from "zod";
 
@@ -21,6 +21,19 @@ export function parseCursor(cursor: string | undefined) {
 
 export function idParams(kind: IdKind) {
   return z.object({ id: z.string().min(1).max(64) }).describe(`${kind} id`);
+}
+
+/**
+ * A query parameter naming something by id: an id of another kind (or garbage) is a 400 naming the
+ * parameter, not an empty list that looks like "nothing matches".
+ */
+export function idQuery(kind: IdKind, what: string) {
+  const example = `${ID_PREFIXES[kind]}_…`;
+  // No length check of its own: an id has exactly one length, and a second message would repeat the first.
+  return z
+    .string()
+    .refine((id) => isId(kind, id), { message: `expected a ${what} id (${example})` })
+    .describe(`A ${what} id (${example})`);
 }
 
 /** A well-formed id of another kind (or garbage) can't exist: answer 404 without a query. */
@@ -73,11 +86,14 @@ export const tagsInput = z
   .max(32)
   .transform((tags) => [...new Set(tags)].sort());
 
+const variableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "variable names are letters, digits and _");
+const variableValue = z.string().max(65_536);
+
 /** Values for `${NAME}` placeholders in recordings (POST /api/runs, suites). */
-export const variablesInput = z.record(
-  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "variable names are letters, digits and _"),
-  z.string().max(65_536),
-);
+export const variablesInput = z.record(variableName, variableValue);
+
+/** New defaults of a recording's variables (PATCH /api/recordings/:id): null removes one. */
+export const variableDefaultsInput = z.record(variableName, variableValue.nullable());
 
 export function notFound(kind: "run" | "recording" | "suite" | "suite run" | "schedule", id: string): ApiError {
   return new ApiError("not_found", `No ${kind} ${id} in this project`);

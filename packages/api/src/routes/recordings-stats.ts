@@ -5,6 +5,7 @@ import {
   getRecordingStatsByDays,
   getRecordingStatsByRuns,
   getRunFailureDetail,
+  type RecordingResult,
   type RecordingStats,
   STATS_MAX_DAYS,
   windowStartDay,
@@ -66,6 +67,17 @@ export const recordingStatsResponse = z.object({
     })
     .nullable()
     .describe("The latest failed run of the window, with its failing action"),
+  results: z
+    .array(
+      z.object({
+        runId: z.string(),
+        status: z.enum(["passed", "failed", "errored", "cancelled"]),
+        flaky: z.boolean(),
+        finishedAt: z.string(),
+      }),
+    )
+    .nullable()
+    .describe("With `runs=N`: each of those runs, oldest first (a history sparkline); null with `days`"),
 });
 
 export function registerRecordingStats(app: FastifyInstance, deps: { db: DbHandle }): void {
@@ -95,8 +107,9 @@ export function registerRecordingStats(app: FastifyInstance, deps: { db: DbHandl
       const now = new Date();
       let stats: RecordingStats;
       let window: { days: number | null; runs: number | null; from: string | null };
+      let results: RecordingResult[] | null = null;
       if (query.runs !== undefined) {
-        stats = await getRecordingStatsByRuns(deps.db.db, projectId, id, query.runs);
+        ({ results, ...stats } = await getRecordingStatsByRuns(deps.db.db, projectId, id, query.runs));
         window = { days: null, runs: query.runs, from: null };
       } else {
         const days = query.days ?? STATS_DEFAULT_DAYS;
@@ -122,6 +135,7 @@ export function registerRecordingStats(app: FastifyInstance, deps: { db: DbHandl
               links: { run: `/api/runs/${lastFailure.runId}` },
             }
           : null,
+        results: results?.map((result) => ({ ...result, finishedAt: result.finishedAt.toISOString() })) ?? null,
       };
     },
   );

@@ -4,7 +4,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { errorResponses, pageResponse, runResponse, runView } from "../views.ts";
-import { ciFilter, ciQuery, paginationQuery, parseCursor } from "./common.ts";
+import { ciFilter, ciQuery, idQuery, paginationQuery, parseCursor } from "./common.ts";
 
 export const listRunsQuery = z.object({
   ...paginationQuery,
@@ -25,6 +25,17 @@ export const listRunsQuery = z.object({
     }),
   /** Only the runs of this suite run. */
   suiteRunId: z.string().min(1).max(64).optional(),
+  /** `true`: only flaky runs (passed after a failed attempt); `false`: only the others. */
+  flaky: z
+    .enum(["true", "false"], { error: 'expected "true" or "false"' })
+    .optional()
+    .transform((value) => (value === undefined ? undefined : value === "true")),
+  /** Only the runs of this stored recording. */
+  recordingId: idQuery("recording", "recording").optional(),
+  /** Only the runs this schedule started (a suite schedule's suite runs' runs included). */
+  scheduleId: idQuery("schedule", "schedule").optional(),
+  /** Only the runs of this suite's suite runs. */
+  suiteId: idQuery("suite", "suite").optional(),
   ...ciQuery,
 });
 
@@ -46,6 +57,10 @@ export function registerListRuns(app: FastifyInstance, deps: { db: DbHandle }): 
         limit: request.query.limit,
         ...(request.query.status ? { status: request.query.status } : {}),
         ...(request.query.suiteRunId === undefined ? {} : { suiteRunId: request.query.suiteRunId }),
+        ...(request.query.flaky === undefined ? {} : { flaky: request.query.flaky }),
+        ...(request.query.recordingId === undefined ? {} : { recordingId: request.query.recordingId }),
+        ...(request.query.scheduleId === undefined ? {} : { scheduleId: request.query.scheduleId }),
+        ...(request.query.suiteId === undefined ? {} : { suiteId: request.query.suiteId }),
         ...(ci ? { ci } : {}),
         cursor: parseCursor(request.query.cursor),
       });

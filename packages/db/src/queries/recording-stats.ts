@@ -151,6 +151,15 @@ export interface RecordingStats {
   lastFailure: { runId: string; at: Date } | null;
 }
 
+/** How one finished run of a recording ended (a point of its history sparkline). */
+export interface RecordingResult {
+  runId: string;
+  status: "passed" | "failed" | "errored" | "cancelled";
+  /** Passed after a failed attempt. */
+  flaky: boolean;
+  finishedAt: Date;
+}
+
 function rates(s: { passed: number; failed: number; errored: number; flaky: number }) {
   const completed = s.passed + s.failed + s.errored;
   return {
@@ -224,14 +233,15 @@ export async function getRecordingStatsByDays(
 
 /**
  * A recording's stats over its last `n` finished runs, read from the runs themselves through
- * `runs_recording_finished_idx` (at most `n` rows): exact and current, no rollup needed.
+ * `runs_recording_finished_idx` (at most `n` rows): exact and current, no rollup needed. With
+ * `results`, each of those runs too, oldest first (the same rows, in the same statement).
  */
 export async function getRecordingStatsByRuns(
   db: Db,
   projectId: string,
   recordingId: string,
   n: number,
-): Promise<RecordingStats> {
+): Promise<RecordingStats & { results: RecordingResult[] }> {
   const last = db
     .select({
       id: runs.id,
@@ -261,6 +271,9 @@ export async function getRecordingStatsByRuns(
         string | null
       >`(array_agg(${last.id} order by ${last.finishedAt} desc) filter (where ${last.status} = 'failed'))[1]`,
       lastFailureAt: sql<string | null>`max(${last.finishedAt}) filter (where ${last.status} = 'failed')`,
+      results: sql<{ runId: string; status: RecordingResult["status"]; flaky: boolean; finishedAt: string }[]>`
+        coalesce(json_agg(json_build_object('runId', ${last.id}, 'status', ${last.status}, 'flaky', ${last.flaky},
+          'finishedAt', ${last.finishedAt}) order by ${last.finishedAt}, ${last.id}), '[]'::json)`,
     })
     .from(last);
   const s = {
@@ -278,6 +291,7 @@ export async function getRecordingStatsByRuns(
     p95DurationMs: row?.p95 === null || row?.p95 === undefined ? null : Number(row.p95),
     lastFailure:
       row?.lastFailureId && row.lastFailureAt ? { runId: row.lastFailureId, at: new Date(row.lastFailureAt) } : null,
+    results: (row?.results ?? []).map((result) => ({ ...result, finishedAt: new Date(result.finishedAt) })),
   };
 }
 

@@ -3,7 +3,7 @@
  * so no route can forget it.
  */
 import { newId, type RecordingInput } from "@conveyor/core";
-import { and, arrayContains, desc, eq } from "drizzle-orm";
+import { and, arrayContains, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
 import { type RecordingRow, recordings } from "../schema.ts";
 import { beforeCursor, type Page, toPage } from "./pagination.ts";
@@ -51,16 +51,39 @@ export async function listRecordings(
   return toPage(rows, options.limit);
 }
 
-/** Renames a recording or replaces its tags; null when it does not exist. */
+/**
+ * Renames a recording, replaces its tags, or sets the defaults of variables it declares; null when
+ * it does not exist. `variableDefaults` maps a declared variable's name to its new default (stored
+ * as given: the caller seals sensitive ones) or null to remove it; declared variables it does not
+ * name keep theirs, and names the recording does not declare are ignored. One statement: the
+ * defaults are merged into the stored recording as it is then, so two edits of different variables
+ * never undo each other.
+ */
 export async function updateRecording(
   db: Db,
   projectId: string,
   id: string,
-  patch: { name?: string; tags?: string[] },
+  patch: { name?: string; tags?: string[]; variableDefaults?: Record<string, string | null> },
 ): Promise<RecordingRow | null> {
+  const { variableDefaults, ...fields } = patch;
+  const recording =
+    variableDefaults === undefined || Object.keys(variableDefaults).length === 0
+      ? {}
+      : {
+          recording: sql<RecordingInput>`case when jsonb_typeof(${recordings.recording} -> 'variables') = 'array'
+            then jsonb_set(${recordings.recording}, '{variables}', (
+              select coalesce(jsonb_agg(case
+                  when p.key is null then v.value
+                  when jsonb_typeof(p.value) = 'null' then v.value - 'default'
+                  else jsonb_set(v.value, '{default}', p.value) end
+                order by v.ordinality), '[]'::jsonb)
+              from jsonb_array_elements(${recordings.recording} -> 'variables') with ordinality v
+              left join jsonb_each(${JSON.stringify(variableDefaults)}::jsonb) p on p.key = v.value ->> 'name'))
+            else ${recordings.recording} end`,
+        };
   const [row] = await db
     .update(recordings)
-    .set({ ...patch, updatedAt: new Date() })
+    .set({ ...fields, ...recording, updatedAt: new Date() })
     .where(and(eq(recordings.projectId, projectId), eq(recordings.id, id)))
     .returning();
   return row ?? null;

@@ -16,6 +16,7 @@ import {
   runAttempts,
   runEvents,
   runs,
+  suiteRuns,
 } from "../schema.ts";
 import { beforeCursor, type Page, toPage } from "./pagination.ts";
 import type { Executor } from "./runs-transition.ts";
@@ -37,6 +38,14 @@ export async function listRuns(
     status?: RunStatus[];
     /** Only the children of this suite run. */
     suiteRunId?: string;
+    /** Only runs that are (true) or are not (false) flaky: passed after a failed attempt. */
+    flaky?: boolean;
+    /** Only runs of this stored recording. */
+    recordingId?: string;
+    /** Only runs this schedule started (directly, or as children of a suite run it started). */
+    scheduleId?: string;
+    /** Only children of this suite's suite runs. */
+    suiteId?: string;
     /** Only runs whose CI metadata has each of these values. */
     ci?: CiMetadataRow;
     cursor?: { createdAt: Date; id: string };
@@ -50,6 +59,19 @@ export async function listRuns(
         eq(runs.projectId, projectId),
         options.status?.length ? inArray(runs.status, options.status) : undefined,
         options.suiteRunId === undefined ? undefined : eq(runs.suiteRunId, options.suiteRunId),
+        options.flaky === undefined ? undefined : eq(runs.flaky, options.flaky),
+        options.recordingId === undefined ? undefined : eq(runs.recordingId, options.recordingId),
+        // A schedule's suite runs stamp their children with the schedule too (createSuiteRunInTx).
+        options.scheduleId === undefined ? undefined : eq(runs.scheduleId, options.scheduleId),
+        // The suite's suite runs first (suite_runs_suite_idx), then their children
+        // (runs_suite_run_idx): as a plain `in (…)` join the planner may walk every run of the
+        // project instead, looking for the few of a rarely run suite.
+        options.suiteId === undefined
+          ? undefined
+          : sql`${runs.suiteRunId} = any(array(${db
+              .select({ id: suiteRuns.id })
+              .from(suiteRuns)
+              .where(and(eq(suiteRuns.projectId, projectId), eq(suiteRuns.suiteId, options.suiteId)))}))`,
         options.ci && Object.keys(options.ci).length > 0
           ? sql`${runs.ci} @> ${JSON.stringify(options.ci)}::jsonb`
           : undefined,

@@ -1,0 +1,2 @@
+CREATE INDEX "runs_recording_created_idx" ON "runs" USING btree ("recording_id","created_at" DESC NULLS FIRST,"id" DESC NULLS FIRST) WHERE "runs"."recording_id" is not null;--> statement-breakpoint
+CREATE INDEX "runs_project_flaky_created_idx" ON "runs" USING btree ("project_id","created_at" DESC NULLS FIRST,"id" DESC NULLS FIRST) WHERE "runs"."flaky";
