@@ -91,6 +91,12 @@ describe("the dashboard in a browser", () => {
       // The action timeline of the run is there, with each action's duration.
       await page.getByRole("heading", { name: /Attempt 1/ }).waitFor();
       expect(await page.locator(".timeline > li").count()).toBe(3);
+      // Started from the dashboard, it recorded a trace: it opens in the trace viewer Conveyor serves.
+      const open = page.getByRole("link", { name: "Open trace", exact: true });
+      const [viewer] = await Promise.all([context.waitForEvent("page"), open.click()]);
+      expect(new URL(viewer.url()).pathname).toBe("/ui/trace/");
+      await viewer.getByText("#done").first().waitFor({ timeout: 30_000 });
+      await viewer.close();
     } finally {
       await context.close();
     }

@@ -49,7 +49,9 @@ export function Recordings() {
     },
   });
   const runNow = useMutation({
-    mutationFn: (recordingId: string) => api<Run>("/api/runs", { method: "POST", body: { recordingId } }),
+    // A run started here is one someone will look at: it records a trace, opened from its page.
+    mutationFn: (recordingId: string) =>
+      api<Run>("/api/runs", { method: "POST", body: { recordingId, options: { trace: true } } }),
     onSuccess: (run) => navigate(`/runs/${run.id}`),
   });
 
