@@ -389,8 +389,8 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
     // navigation there fails the first action that targets that page.
     const popupWatches = new Map<Page, EgressWatch>();
     const session = opened.egress;
-    context.on("page", (opened) => {
-      if (opened !== page) popupWatches.set(opened, new EgressWatch(opened, session, egressPolicy));
+    context.on("page", (popup) => {
+      if (popup !== page) popupWatches.set(popup, new EgressWatch(popup, session, egressPolicy));
     });
     const watchOf = (of: Page): EgressWatch => popupWatches.get(of) ?? egress;
     const dialogAnswer = recording.dialogs ?? "accept";
