@@ -1,6 +1,8 @@
+import type { RecordingInput } from "@conveyor/core";
 import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXPRESSIONS_DISABLED_MESSAGE } from "../src/actions/index.ts";
+import type { ExecuteOptions } from "../src/execute.ts";
 import { BrowserPool } from "../src/pool.ts";
 import { runRecording, testChromiumPath } from "./helpers.ts";
 
@@ -12,6 +14,13 @@ import { runRecording, testChromiumPath } from "./helpers.ts";
 
 let site: FixtureSite;
 let pool: BrowserPool;
+
+/**
+ * Runs a recording with a 15 s budget per action (opening `startUrl` included): a loaded machine
+ * can take over 5 s to load a page with nested iframes. Failing variants set short budgets.
+ */
+const replay = (input: RecordingInput, overrides: Partial<ExecuteOptions> = {}) =>
+  runRecording(pool, input, { actionTimeoutMs: 15_000, ...overrides });
 
 beforeAll(async () => {
   site = await startFixtureSite();
@@ -26,7 +35,7 @@ afterAll(async () => {
 
 describe("aria and pierce selectors, chains into shadow roots", () => {
   it("finds elements two shadow roots deep by accessible name and role, by pierce CSS and by chain", async () => {
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "shadow",
       startUrl: `${site.url}/shadow`,
       actions: [
@@ -73,7 +82,7 @@ describe("aria and pierce selectors, chains into shadow roots", () => {
   });
 
   it("passes over an ambiguous sure aria name for the next candidate, and fails naming a wrong one", async () => {
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "aria ambiguity",
       startUrl: `${site.url}/shadow`,
       actions: [
@@ -108,7 +117,7 @@ describe("aria and pierce selectors, chains into shadow roots", () => {
   });
 
   it("reports an aria value it cannot read as invalid", async () => {
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "aria invalid",
       startUrl: `${site.url}/shadow`,
       actions: [{ type: "click", timeoutMs: 300, selector: [{ strategy: "aria", value: 'Press me[level="2"]' }] }],
@@ -122,7 +131,7 @@ describe("aria and pierce selectors, chains into shadow roots", () => {
 
 describe("frames by index path", () => {
   it("acts in the top frame's first child frame, and one level deeper", async () => {
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "frame paths",
       startUrl: `${site.url}/iframe`,
       actions: [
@@ -141,7 +150,7 @@ describe("frames by index path", () => {
   });
 
   it("fails saying where the path ended", async () => {
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "no such frame",
       startUrl: `${site.url}/iframe-nested`,
       actions: [
@@ -161,7 +170,7 @@ describe("frames by index path", () => {
 describe("target pages (popups)", () => {
   it("acts in a tab a link opened and in a window.open popup, closes them, and goes on in the first page", async () => {
     const linkUrl = `${site.url}/popup-page?via=link`;
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "popups",
       startUrl: `${site.url}/opener`,
       actions: [
@@ -198,8 +207,7 @@ describe("target pages (popups)", () => {
   });
 
   it("fails when the popup never opens, listing the open pages, with a sensitive URL redacted", async () => {
-    const result = await runRecording(
-      pool,
+    const result = await replay(
       {
         name: "no popup",
         startUrl: `${site.url}/opener`,
@@ -226,7 +234,7 @@ describe("target pages (popups)", () => {
 
   it("fails, without a retry, an action on a popup that closed itself, and the next one on it", async () => {
     const popup = `${site.url}/popup-page?via=window`;
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "self-closing popup",
       startUrl: `${site.url}/opener`,
       actions: [
@@ -243,7 +251,7 @@ describe("target pages (popups)", () => {
 
   it("fails, without a retry, an action whose popup closes while it waits", async () => {
     const popup = `${site.url}/popup-page?via=window`;
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "popup closing mid-action",
       startUrl: `${site.url}/opener`,
       actions: [
@@ -263,7 +271,7 @@ describe("target pages (popups)", () => {
 
 describe("click hold", () => {
   it("holds the button down for holdMs", async () => {
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "hold",
       startUrl: `${site.url}/press`,
       actions: [
@@ -280,7 +288,7 @@ describe("click hold", () => {
 
 describe("waitForElement", () => {
   it("waits for counts, attributes, properties, visibility and disappearance", async () => {
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "wait for element",
       startUrl: `${site.url}/appear?ms=500`,
       variables: [{ name: "STATE", default: "ready" }],
@@ -317,7 +325,7 @@ describe("waitForElement", () => {
   });
 
   it("fails when the count is never reached, saying how many qualified", async () => {
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "too few",
       startUrl: `${site.url}/appear?ms=0`,
       actions: [
@@ -336,8 +344,7 @@ describe("waitForElement", () => {
   it("fails a visibility, attribute or exact count that never holds", async () => {
     const wrong = async (action: object) =>
       (
-        await runRecording(
-          pool,
+        await replay(
           { name: "wrong", startUrl: `${site.url}/appear?ms=0`, actions: [action as never] },
           { options: { screenshots: "off" } },
         )
@@ -366,8 +373,7 @@ describe("waitForElement", () => {
 
 describe("waitForExpression", () => {
   it("evaluates in the page until truthy, awaiting promises, also in a frame, when expressions are allowed", async () => {
-    const result = await runRecording(
-      pool,
+    const result = await replay(
       {
         name: "expressions",
         startUrl: `${site.url}/appear?ms=400`,
@@ -392,8 +398,7 @@ describe("waitForExpression", () => {
   it("fails an expression that stays falsy or keeps throwing; one that does not parse ends the run errored", async () => {
     const run = async (expression: string) =>
       (
-        await runRecording(
-          pool,
+        await replay(
           {
             name: "expression",
             startUrl: `${site.url}/appear?ms=0`,
@@ -426,7 +431,7 @@ describe("waitForExpression", () => {
   });
 
   it("is refused, never evaluated, when expressions are not allowed", async () => {
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "refused",
       startUrl: `${site.url}/appear?ms=0`,
       actions: [
@@ -448,7 +453,7 @@ describe("waitForExpression", () => {
 
 describe("input sets any field's value", () => {
   it("picks a <select> option by value, then by label", async () => {
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "input select",
       startUrl: `${site.url}/select`,
       actions: [
@@ -470,7 +475,7 @@ describe("input sets any field's value", () => {
   });
 
   it("replaces a contenteditable element's text, at once and key by key", async () => {
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "contenteditable",
       startUrl: `${site.url}/editable`,
       actions: [
@@ -486,7 +491,7 @@ describe("input sets any field's value", () => {
   });
 
   it("fills a form with the keyboard only: Tab between fields, Enter submits", async () => {
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "keyboard only",
       startUrl: `${site.url}/keyboard-form`,
       actions: [
@@ -505,7 +510,7 @@ describe("input sets any field's value", () => {
 
 describe("emulateNetwork and setViewport", () => {
   it("takes the page offline and back, then adds latency", async () => {
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "network",
       startUrl: `${site.url}/network`,
       actions: [
@@ -527,7 +532,7 @@ describe("emulateNetwork and setViewport", () => {
   });
 
   it("fails, not retries, a navigation the recording itself took offline", async () => {
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "offline navigation",
       startUrl: `${site.url}/network`,
       actions: [
@@ -541,7 +546,7 @@ describe("emulateNetwork and setViewport", () => {
   });
 
   it("resizes the viewport", async () => {
-    const result = await runRecording(pool, {
+    const result = await replay({
       name: "viewport",
       startUrl: `${site.url}/viewport`,
       viewport: { width: 1024, height: 768 },
