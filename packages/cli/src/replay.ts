@@ -28,6 +28,8 @@ Options:
   --trace                 record a Playwright trace
   --timeout MS            per-action timeout (default 15000)
   --artifacts DIR         where screenshots, video and trace go (default ./conveyor-replay)
+  --allow-expressions     let waitForExpression actions run their JavaScript in the page
+                          (refused without it, as for a project that does not allow them)
   --headed                show the browser window
   --json                  print the result as JSON instead of lines`;
 
@@ -65,6 +67,7 @@ export async function replay(argv: string[], io: ReplayIo): Promise<number> {
         trace: { type: "boolean" },
         timeout: { type: "string" },
         artifacts: { type: "string" },
+        "allow-expressions": { type: "boolean" },
         headed: { type: "boolean" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -139,6 +142,7 @@ export async function replay(argv: string[], io: ReplayIo): Promise<number> {
       variables,
       actionTimeoutMs,
       options: options.data,
+      allowExpressions: values["allow-expressions"] === true,
       artifacts: new LocalArtifactStore(artifactRoot),
       artifactPrefix: "replay",
       onActionResult: (action) => {

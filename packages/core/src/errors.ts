@@ -17,9 +17,11 @@ export type ErrorKind = (typeof ERROR_KINDS)[number];
 
 /**
  * Finer codes within a kind, for failures a user acts on differently: `blocked_by_policy` — the
- * egress policy refused a request the recording made (a `test_failure`: evidence, never a retry).
+ * egress policy refused a request the recording made (a `test_failure`: evidence, never a retry);
+ * `expressions_disabled` — the recording runs its own JavaScript in the page (waitForExpression)
+ * and its project does not allow that (`permanent`: the project's setting must change first).
  */
-export const RUN_ERROR_CODES = ["blocked_by_policy"] as const;
+export const RUN_ERROR_CODES = ["blocked_by_policy", "expressions_disabled"] as const;
 export type RunErrorCode = (typeof RUN_ERROR_CODES)[number];
 
 export class RunError extends Error {

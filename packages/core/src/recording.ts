@@ -9,7 +9,9 @@ import { z } from "zod";
  * How a selector candidate finds its element:
  * css, testid (`data-testid`), id, text (exact visible text), text-contains, xpath, aria-label,
  * name, role (ARIA role), placeholder, href (links whose href contains the value), src (media whose
- * src contains the value).
+ * src contains the value), aria (accessible name and role, Chrome DevTools Recorder's syntax:
+ * `Name`, `Name[role="button"]` or `[role="button"]`), pierce (CSS matched inside every open
+ * shadow root too, at any depth).
  */
 export const SELECTOR_STRATEGIES = [
   "css",
@@ -24,12 +26,27 @@ export const SELECTOR_STRATEGIES = [
   "placeholder",
   "href",
   "src",
+  "aria",
+  "pierce",
 ] as const;
 export type SelectorStrategy = (typeof SELECTOR_STRATEGIES)[number];
+
+/** One part of a chained selector: see `within`. */
+export const selectorPartSchema = z.object({
+  strategy: z.enum(SELECTOR_STRATEGIES),
+  value: z.string().min(1).max(4096),
+});
+export type SelectorPart = z.infer<typeof selectorPartSchema>;
 
 export const selectorCandidateSchema = z.object({
   strategy: z.enum(SELECTOR_STRATEGIES),
   value: z.string().min(1).max(4096),
+  /**
+   * A chain: the parts this candidate is looked up inside, outermost first. Each part is found
+   * inside the element the previous one found (and inside its open shadow root), and the
+   * candidate inside the last. Chrome DevTools Recorder writes these for elements in shadow DOM.
+   */
+  within: z.array(selectorPartSchema).min(1).max(16).optional(),
   /**
    * 0–100: how sure the recorder was that this candidate identifies the element. A candidate
    * with confidence ≥ 80 ({@link HIGH_CONFIDENCE}) must match exactly one element to be used.
@@ -63,10 +80,19 @@ const actionBase = {
   /** When true, a failure of this action is recorded as skipped and the run goes on. */
   optional: z.boolean().optional(),
   /**
-   * CSS selector of the iframe the action happens in (nested frames: several, outermost first,
-   * separated by " >>> "). Absent: the top page.
+   * The iframe the action happens in. A string: the CSS selector of the iframe (nested frames:
+   * several, outermost first, separated by " >>> "). An array of numbers: child-frame indexes from
+   * the top frame, outermost first (`[0, 1]`: the second child frame of the first child frame), as
+   * Chrome DevTools Recorder writes them. Absent or `[]`: the top frame.
    */
-  frame: z.string().min(1).max(4096).optional(),
+  frame: z.union([z.string().min(1).max(4096), z.array(z.number().int().min(0).max(1000)).max(32)]).optional(),
+  /**
+   * The page (tab) the action happens in. Absent or "main": the page the run started with. Any
+   * other value: the URL of a page the recording opened (a popup, a link with target=_blank):
+   * the newest open page whose URL equals it, else whose URL starts with it. Waits for such a
+   * page to open, within the action's timeout.
+   */
+  target: z.string().min(1).max(8192).optional(),
   /**
    * Milliseconds the recorded user waited before this action. Honoured only with run option
    * `timing: "realtime"` (scaled by `speed`, capped by `maxDelayMs`); `fast` ignores it.
@@ -97,6 +123,8 @@ export const clickActionSchema = z.object({
   modifiers: modifiersSchema,
   /** Where to click, in CSS pixels from the element's top-left corner. Default: its centre. */
   position: z.object({ x: z.number().min(0), y: z.number().min(0) }).optional(),
+  /** How long the button is held down, ms. Default 0. */
+  holdMs: z.number().int().min(0).max(60_000).optional(),
 });
 
 export const inputActionSchema = z.object({
@@ -184,6 +212,65 @@ export const modalActionSchema = z.object({
   selector: selectorSchema.optional(),
 });
 
+/**
+ * Waits until the page has the expected number of elements matching `selector` (Chrome DevTools
+ * Recorder's waitForElement): `count` compared with `operator`, and, when given, only elements
+ * that are visible (`visible: true`) or hidden (`false`) and whose DOM properties and attributes
+ * have the given values count.
+ */
+export const waitForElementActionSchema = z.object({
+  ...actionBase,
+  type: z.literal("waitForElement"),
+  selector: selectorSchema,
+  /** Default ">=". */
+  operator: z.enum([">=", "==", "<="]).optional(),
+  /** Default 1. */
+  count: z.number().int().min(0).max(100_000).optional(),
+  visible: z.boolean().optional(),
+  /** DOM properties each counted element must have, compared as JSON (`{ "value": "x" }`). */
+  properties: z.record(z.string().min(1).max(256), z.json()).optional(),
+  /** Attributes each counted element must have, with these exact values. */
+  attributes: z.record(z.string().min(1).max(256), z.string().max(65_536)).optional(),
+});
+
+/**
+ * Waits until a JavaScript expression, evaluated in the page, is truthy. It runs the recording's
+ * own code in the page: a project must enable it (`allowExpressions`), otherwise a recording
+ * that holds one is refused.
+ */
+export const waitForExpressionActionSchema = z.object({
+  ...actionBase,
+  type: z.literal("waitForExpression"),
+  expression: z.string().min(1).max(65_536),
+});
+
+/** Closes the page (`target`), e.g. a popup once done with it. */
+export const closeActionSchema = z.object({
+  ...actionBase,
+  type: z.literal("close"),
+});
+
+/**
+ * Emulates network conditions from here on (Chromium's): offline, or throughput in bytes per
+ * second (-1: unlimited) and added latency in ms.
+ */
+export const emulateNetworkActionSchema = z.object({
+  ...actionBase,
+  type: z.literal("emulateNetwork"),
+  offline: z.boolean().optional(),
+  downloadThroughput: z.number().min(-1).optional(),
+  uploadThroughput: z.number().min(-1).optional(),
+  latencyMs: z.number().min(0).max(600_000).optional(),
+});
+
+/** Resizes the page's viewport mid-run (the recording's `viewport` sets the first one). */
+export const setViewportActionSchema = z.object({
+  ...actionBase,
+  type: z.literal("setViewport"),
+  width: z.number().int().min(100).max(7680),
+  height: z.number().int().min(100).max(4320),
+});
+
 export const ASSERT_CHECKS = [
   "urlMatch",
   "urlContains",
@@ -243,6 +330,11 @@ export const ACTION_TYPES = [
   "submit",
   "modal",
   "assert",
+  "waitForElement",
+  "waitForExpression",
+  "close",
+  "emulateNetwork",
+  "setViewport",
 ] as const;
 export type ActionType = (typeof ACTION_TYPES)[number];
 
@@ -258,6 +350,11 @@ export const actionSchema = z.discriminatedUnion("type", [
   submitActionSchema,
   modalActionSchema,
   assertActionSchema,
+  waitForElementActionSchema,
+  waitForExpressionActionSchema,
+  closeActionSchema,
+  emulateNetworkActionSchema,
+  setViewportActionSchema,
 ]);
 export type Action = z.infer<typeof actionSchema>;
 export type ActionOf<T extends ActionType> = Extract<Action, { type: T }>;

@@ -17,13 +17,14 @@ import type { BrowserContext, Dialog, Page } from "playwright-core";
 import { ACTION_EXECUTORS } from "./actions/index.ts";
 import { gotoUrl } from "./actions/navigate.ts";
 import type { ActionContext, ActionExecutor, ResolveOptions } from "./actions/types.ts";
-import { classifyError, cleanMessage } from "./classify.ts";
+import { classifyError, cleanMessage, isBrowserGoneError } from "./classify.ts";
 import { countResults, countsProblem, type RunCounts } from "./counts.ts";
 import { type BlockedRequests, EgressWatch } from "./egress-watch.ts";
 import { isFfmpegMissingError, type RunArtifacts, RunEvidence } from "./evidence.ts";
+import { RunPages } from "./pages.ts";
 import type { BrowserPool, NewContextOptions, OpenedPage, RunnerLogger } from "./pool.ts";
 import { createRedactor } from "./redact.ts";
-import { frameScope, type ResolvedSelector, resolveSelector } from "./selectors.ts";
+import { frameAtPath, frameScope, type ResolvedSelector, resolveSelector, type Scope } from "./selectors.ts";
 import { sleep } from "./sleep.ts";
 import { realtimeDelayMs } from "./timing.ts";
 import { applyVariables, sensitiveVariableValues } from "./variables.ts";
@@ -74,6 +75,13 @@ export interface ExecuteOptions {
    * Default: the pool's proxy's policy, or, without a proxy, the scheme rule only.
    */
   egressPolicy?: EgressPolicy;
+  /**
+   * Whether the recording may run its own JavaScript in the page: a `waitForExpression` action
+   * evaluates its expression only when this is true; otherwise it fails `permanent` with code
+   * `expressions_disabled` (the run ends `errored` at that action, unless it is optional). A
+   * project's choice, which the caller looks up. Default: false.
+   */
+  allowExpressions?: boolean;
 }
 
 /** An action's or a run's error: its kind, a finer code where there is one, and the message. */
@@ -106,7 +114,7 @@ export interface ActionResult {
   selectorUsed?: string;
   /** Every candidate checked, in order; an ambiguous one reads `id=x (3 matches, needs exactly 1)`. */
   selectorsTried?: string[];
-  /** The page's URL after the action (sensitive values redacted). */
+  /** The URL of the action's page (its `target`) after the action (sensitive values redacted). */
   pageUrl?: string;
   error?: RunErrorInfo;
   /** Artifact key of the screenshot taken after the action, if any. */
@@ -223,11 +231,18 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
   const evidence = await RunEvidence.create({ ...runOptions, sensitiveValues }, options.tempDir);
   const control = new RunControl();
   let context: BrowserContext | null = null;
+  /** The run's first page. */
   let page: Page | null = null;
+  let pages: RunPages | null = null;
+  /** The page of the action running or last run (its `target`): what screenshots show while it is open. */
+  let actionPage: Page | null = null;
+  /** The page a screenshot shows now: the action's, else the first one while open. */
+  const shownPage = (): Page | null => pages?.visible(actionPage) ?? page;
   control.onStop = async (cause) => {
     if (cause.kind === "timeout") {
-      if (page !== null && runOptions.screenshots !== "off") {
-        control.timeoutScreenshot = await page
+      const shown = shownPage();
+      if (shown !== null && runOptions.screenshots !== "off") {
+        control.timeoutScreenshot = await shown
           .screenshot({ type: "png", timeout: TIMEOUT_SCREENSHOT_TIMEOUT_MS })
           .catch(() => null);
       }
@@ -244,18 +259,19 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
       : setTimeout(() => control.stop({ kind: "timeout", timeoutMs: options.runTimeoutMs ?? 0 }), options.runTimeoutMs);
 
   const captureScreenshot = async (): Promise<Buffer | null> => {
-    if (page === null) return null;
+    const shown = shownPage();
+    if (shown === null) return null;
     // A page in the middle of a navigation (the click that submitted a form) can refuse a
     // screenshot; once it has loaded, the second try shows where the action led.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await page.screenshot({ type: "png", timeout: SCREENSHOT_TIMEOUT_MS });
+        return await shown.screenshot({ type: "png", timeout: SCREENSHOT_TIMEOUT_MS });
       } catch (error) {
-        if (attempt >= 2 || page.isClosed() || control.cause !== null) {
+        if (attempt >= 2 || shown.isClosed() || control.cause !== null) {
           options.logger?.warn({ err: error }, "could not take a screenshot");
           return null;
         }
-        await page.waitForLoadState("load", { timeout: SCREENSHOT_TIMEOUT_MS }).catch(() => undefined);
+        await shown.waitForLoadState("load", { timeout: SCREENSHOT_TIMEOUT_MS }).catch(() => undefined);
       }
     }
   };
@@ -364,9 +380,19 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
     }
     context = opened.context;
     page = opened.page;
+    const runPages = new RunPages(opened.context, opened.page);
+    pages = runPages;
     const egressPolicy = options.egressPolicy ?? pool.egressPolicy ?? UNRESTRICTED_EGRESS;
     opened.egress?.bind(egressPolicy);
     const egress = new EgressWatch(opened.page, opened.egress, egressPolicy);
+    // Each page the run opens (popups, target=_blank links) gets its own watch: a refused
+    // navigation there fails the first action that targets that page.
+    const popupWatches = new Map<Page, EgressWatch>();
+    const session = opened.egress;
+    context.on("page", (popup) => {
+      if (popup !== page) popupWatches.set(popup, new EgressWatch(popup, session, egressPolicy));
+    });
+    const watchOf = (of: Page): EgressWatch => popupWatches.get(of) ?? egress;
     const dialogAnswer = recording.dialogs ?? "accept";
     // Without a listener Playwright dismisses every dialog; with one, each must be answered or the
     // page hangs. Answering can race the page closing, which is fine.
@@ -408,42 +434,56 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
       const started = performance.now();
       const deadline = Date.now() + timeoutMs;
       const trace: SelectorTrace = {};
-      const scope = frameScope(activePage, action.frame);
-      const actionContext: ActionContext = {
-        page: activePage,
-        scope,
-        frame: action.frame,
-        action,
-        timeoutMs,
-        deadline,
-        remainingMs: () => Math.max(1, deadline - Date.now()),
-        signal: control.signal,
-        egressPolicy,
-        pace: async (recordedMs: number) => {
-          const ms = realtimeDelayMs(recordedMs, runOptions);
-          pausedMs += Math.round(ms);
-          if (ms > 0) await sleep(ms, control.signal);
-        },
-        resolve: async (selector: Selector, resolveOptions: ResolveOptions = {}): Promise<ResolvedSelector> => {
-          const resolved = await resolveSelector(scope, selector, {
-            timeoutMs,
-            deadline,
-            signal: control.signal,
-            ...(resolveOptions.visible === undefined ? {} : { visible: resolveOptions.visible }),
-            ...(action.frame === undefined ? {} : { frame: action.frame }),
-            onTried: (tried) => {
-              trace.selectorsTried = tried;
-            },
-          });
-          trace.selectorUsed = resolved.selectorUsed;
-          trace.selectorsTried = resolved.selectorsTried;
-          return resolved;
-        },
-      };
+      // `[]` is the top frame, as no frame is.
+      const frame = Array.isArray(action.frame) && action.frame.length === 0 ? undefined : action.frame;
+      const budget = { timeoutMs, deadline, signal: control.signal };
+      // Until its page is found (or when it never is), the action is reported on the first page.
+      let thisPage = runPages.main;
+      actionPage = null;
 
       let failure: unknown = null;
       let passed = false;
       try {
+        thisPage = await runPages.find(action.target, budget);
+        actionPage = thisPage;
+        const scope: Scope =
+          typeof frame === "object" ? await frameAtPath(thisPage, frame, budget) : frameScope(thisPage, frame);
+        const actionContext: ActionContext = {
+          page: thisPage,
+          scope,
+          frame,
+          pages: runPages,
+          action,
+          timeoutMs,
+          deadline,
+          remainingMs: () => Math.max(1, deadline - Date.now()),
+          signal: control.signal,
+          egressPolicy,
+          allowExpressions: options.allowExpressions ?? false,
+          pace: async (recordedMs: number) => {
+            const ms = realtimeDelayMs(recordedMs, runOptions);
+            pausedMs += Math.round(ms);
+            if (ms > 0) await sleep(ms, control.signal);
+          },
+          resolve: async (selector: Selector, resolveOptions: ResolveOptions = {}): Promise<ResolvedSelector> => {
+            const resolved = await resolveSelector(scope, selector, {
+              ...budget,
+              ...(resolveOptions.visible === undefined ? {} : { visible: resolveOptions.visible }),
+              ...(frame === undefined ? {} : { frame }),
+              onTried: (tried) => {
+                trace.selectorsTried = tried;
+              },
+            });
+            trace.selectorUsed = resolved.selectorUsed;
+            trace.selectorsTried = resolved.selectorsTried;
+            return resolved;
+          },
+          recordSelectors: ({ selectorUsed, selectorsTried }) => {
+            if (selectorUsed === undefined) delete trace.selectorUsed;
+            else trace.selectorUsed = selectorUsed;
+            trace.selectorsTried = selectorsTried;
+          },
+        };
         // Each entry of ACTION_EXECUTORS takes its own action type; `action.type` picks the match.
         await (ACTION_EXECUTORS[action.type] as ActionExecutor<ActionType>)(actionContext);
         passed = true;
@@ -451,11 +491,21 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
         failure = error;
       }
       if (control.cause !== null) return await stoppedResult({ index, startedAt, started, trace });
+      if (!passed && thisPage.isClosed() && isBrowserGoneError(failure) && !isBrowserGoneNow(context)) {
+        // Only the action's page went away (a popup closing itself), not the browser: that is
+        // what the page did, not an infrastructure failure to retry.
+        failure = new RunError(
+          "test_failure",
+          `The page ${thisPage === runPages.main ? "(target main)" : JSON.stringify(thisPage.url())} closed during the action`,
+          { cause: failure },
+        );
+      }
       // The page went somewhere the policy refuses (the action's own navigation, a redirect, a
       // link or a form): that is the action's failure, whatever the action itself reported. A
       // navigation that reached an allowed but silent site fails as the network error it is.
+      const watch = watchOf(thisPage);
       const refusedNavigation =
-        egress.takeBlockedNavigation() ?? (action.type === "navigate" ? egress.takeUnreachableNavigation() : null);
+        watch.takeBlockedNavigation() ?? (action.type === "navigate" ? watch.takeUnreachableNavigation() : null);
       if (refusedNavigation !== null) {
         failure = refusedNavigation;
         passed = false;
@@ -470,7 +520,7 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
         durationMs: Math.round(performance.now() - started),
         pausedMs,
         ...trace,
-        pageUrl: activePage.url(),
+        pageUrl: thisPage.url(),
         ...(blockedRequests === undefined ? {} : { blockedRequests }),
       };
       const everyKey = async (): Promise<string | undefined> =>
@@ -483,7 +533,11 @@ export async function executeRecording(pool: BrowserPool, options: ExecuteOption
         continue;
       }
 
-      const classified = classifyError(failure, { navigating: action.type === "navigate" });
+      // A navigation failing on a page the recording itself took offline is the test's outcome,
+      // not the site being unreachable.
+      const classified = classifyError(failure, {
+        navigating: action.type === "navigate" && !runPages.isOffline(thisPage),
+      });
       const error = errorInfo(classified.kind, redact(cleanMessage(classified.message)), classified.code);
       if (classified.retryable) throw new RunError(error.kind, error.message, { cause: failure });
       if (action.optional) {
@@ -576,6 +630,11 @@ function prepareRecording(recording: Recording, variables: Readonly<Record<strin
     throw new RunError("permanent", `Invalid recording: ${issues}`);
   }
   return applyVariables(parsed.data, variables);
+}
+
+/** Whether the context's browser is gone (crashed, disconnected), rather than just one of its pages. */
+function isBrowserGoneNow(context: BrowserContext | null): boolean {
+  return context === null || !(context.browser()?.isConnected() ?? false);
 }
 
 function errorInfo(kind: ErrorKind, message: string, code: RunErrorCode | undefined): RunErrorInfo {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cssEscapeIdentifier, cssString, describeSelector } from "./selectors.ts";
+import { cssEscapeIdentifier, cssString, describeFrame, describeSelector, parseAriaValue } from "./selectors.ts";
 
 describe("cssEscapeIdentifier", () => {
   it.each([
@@ -33,5 +33,52 @@ describe("describeSelector", () => {
         { strategy: "css", value: "#login" },
       ]),
     ).toBe("testid=login | css=#login");
+  });
+});
+
+describe("describeSelector, Chrome DevTools Recorder's strategies", () => {
+  it("shows aria and pierce as the recorder writes them, and chains outermost first", () => {
+    expect(
+      describeSelector([
+        { strategy: "aria", value: 'Submit[role="button"]' },
+        { strategy: "pierce", value: "#inner" },
+        {
+          strategy: "aria",
+          value: "Submit",
+          within: [
+            { strategy: "css", value: "host-el" },
+            { strategy: "pierce", value: "#panel" },
+          ],
+        },
+      ]),
+    ).toBe('aria/Submit[role="button"] | pierce/#inner | css=host-el >> pierce/#panel >> aria/Submit');
+  });
+});
+
+describe("describeFrame", () => {
+  it("quotes a selector and lists an index path", () => {
+    expect(describeFrame("#outer >>> #frame")).toBe('"#outer >>> #frame"');
+    expect(describeFrame([0, 2])).toBe("[0, 2]");
+  });
+});
+
+describe("parseAriaValue", () => {
+  it.each([
+    ["Submit", { name: "Submit" }],
+    ['Submit[role="button"]', { name: "Submit", role: "button" }],
+    ["Submit [role='button']", { name: "Submit", role: "button" }],
+    ['[role="button"]', { role: "button" }],
+    ['[name="Sign  in"][role="link"]', { name: "Sign in", role: "link" }],
+    ["  Two   words ", { name: "Two words" }],
+    ["Items [3]", { name: "Items [3]" }],
+    ['Say "hi"[role="button"]', { name: 'Say "hi"', role: "button" }],
+    ['[role="butt\\"on"]', { role: 'butt"on' }],
+  ])("reads %j", (value, expected) => {
+    expect(parseAriaValue(value)).toEqual(expected);
+  });
+
+  it("refuses other attributes and an empty query", () => {
+    expect(() => parseAriaValue('Submit[level="2"]')).toThrow('unknown ARIA attribute "level"');
+    expect(() => parseAriaValue("   ")).toThrow("neither a name nor a role");
   });
 });

@@ -33,6 +33,46 @@ describe("applyVariables", () => {
     expect(recording.startUrl).toBe("${BASE}/login");
   });
 
+  it("substitutes chained parts, targets, frames given by selector, and a waitForElement's expectations, not expressions", () => {
+    const chrome = recordingSchema.parse({
+      name: "chrome",
+      actions: [
+        {
+          type: "click",
+          target: "${BASE}/popup",
+          frame: "#${FRAME}",
+          selector: [{ strategy: "aria", value: "${NAME}", within: [{ strategy: "css", value: "#${FRAME}" }] }],
+        },
+        {
+          type: "waitForElement",
+          frame: [0, 1],
+          selector: ".${NAME}",
+          attributes: { "data-${NAME}": "${NAME}" },
+          properties: { value: "${NAME}", dataset: { state: "${NAME}" }, length: 2, list: ["${NAME}", null] },
+        },
+        { type: "waitForExpression", expression: "window.x === '${NAME}'" },
+      ],
+    });
+    const applied = applyVariables(chrome, { BASE: "http://h", FRAME: "f", NAME: "n" });
+    expect(applied.actions).toEqual([
+      {
+        type: "click",
+        target: "http://h/popup",
+        frame: "#f",
+        selector: [{ strategy: "aria", value: "n", within: [{ strategy: "css", value: "#f" }] }],
+      },
+      {
+        type: "waitForElement",
+        frame: [0, 1],
+        selector: ".n",
+        // Attribute names are not substituted: only values are.
+        attributes: { "data-${NAME}": "n" },
+        properties: { value: "n", dataset: { state: "n" }, length: 2, list: ["n", null] },
+      },
+      { type: "waitForExpression", expression: "window.x === '${NAME}'" },
+    ]);
+  });
+
   it("names every missing variable and where it is used, as a permanent error", () => {
     let caught: unknown;
     try {

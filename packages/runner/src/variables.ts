@@ -1,5 +1,8 @@
 import { type Action, type Recording, RunError, type Selector } from "@conveyor/core";
 
+/** A JSON value, as a waitForElement's `properties` hold them. */
+type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
 /** `${NAME}`: a letter or underscore, then letters, digits or underscores. */
 const VARIABLE_PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
@@ -14,9 +17,11 @@ function valueFor(recording: Recording, variables: Readonly<Record<string, strin
 
 /**
  * A copy of `recording` with every `${NAME}` in its URLs, values, labels, expectations, keys,
- * frames and selector values replaced by the run's value for NAME, else the default the
- * recording declares for it. All names without either are reported together, as a `permanent`
- * RunError: no retry can supply them.
+ * frames (selectors, not index paths), targets, selector values (chained parts too), and a
+ * waitForElement's attribute values and the strings inside its expected properties replaced by
+ * the run's value for NAME, else the default the recording declares for it. A waitForExpression's
+ * expression is code and is left as written. All names without either are reported together, as
+ * a `permanent` RunError: no retry can supply them.
  */
 export function applyVariables(recording: Recording, variables: Readonly<Record<string, string>>): Recording {
   const missing = new Map<string, string[]>();
@@ -36,13 +41,38 @@ export function applyVariables(recording: Recording, variables: Readonly<Record<
   const substituteSelector = (selector: Selector, where: string): Selector =>
     typeof selector === "string"
       ? substitute(selector, where)
-      : selector.map((candidate) => ({ ...candidate, value: substitute(candidate.value, where) }));
+      : selector.map((candidate) => ({
+          ...candidate,
+          value: substitute(candidate.value, where),
+          ...(candidate.within === undefined
+            ? {}
+            : { within: candidate.within.map((part) => ({ ...part, value: substitute(part.value, where) })) }),
+        }));
+  const substituteJson = (value: JsonValue, where: string): JsonValue => {
+    if (typeof value === "string") return substitute(value, where);
+    if (Array.isArray(value)) return value.map((item) => substituteJson(item, where));
+    if (value !== null && typeof value === "object") {
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substituteJson(item, where)]));
+    }
+    return value;
+  };
+  const substituteRecord = <V extends JsonValue>(record: Record<string, V> | undefined, where: string) =>
+    record === undefined
+      ? undefined
+      : (Object.fromEntries(Object.entries(record).map(([key, item]) => [key, substituteJson(item, where)])) as Record<
+          string,
+          V
+        >);
   const optionalSelector = (selector: Selector | undefined, where: string): Selector | undefined =>
     selector === undefined ? undefined : substituteSelector(selector, where);
 
   const substituteAction = (original: Action, index: number): Action => {
     const where = `action ${index + 1}`;
-    const action = original.frame === undefined ? original : { ...original, frame: substitute(original.frame, where) };
+    const action = {
+      ...original,
+      ...(typeof original.frame === "string" ? { frame: substitute(original.frame, where) } : {}),
+      ...(original.target === undefined ? {} : { target: substitute(original.target, where) }),
+    };
     switch (action.type) {
       case "navigate":
         return { ...action, url: substitute(action.url, where) };
@@ -79,6 +109,18 @@ export function applyVariables(recording: Recording, variables: Readonly<Record<
           selector: optionalSelector(action.selector, where),
           expected: optional(action.expected, where),
         });
+      case "waitForElement":
+        return withDefined({
+          ...action,
+          selector: substituteSelector(action.selector, where),
+          properties: substituteRecord(action.properties, where),
+          attributes: substituteRecord(action.attributes, where),
+        });
+      case "waitForExpression":
+      case "close":
+      case "emulateNetwork":
+      case "setViewport":
+        return action;
       default: {
         const unreachable: never = action;
         throw new RunError("permanent", `Unknown action type ${JSON.stringify(unreachable)}`);

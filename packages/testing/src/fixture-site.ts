@@ -62,6 +62,34 @@
  * - `/popup?target=ORIGIN`: `#open` opens a popup at `ORIGIN/popup`; a service worker (`/sw.js`)
  *   fetches `ORIGIN/sw` and `#sw-result` says how that ended (`sw: failed: …`).
  * - `/download`: an attachment (`report.txt`).
+ * - `/shadow`: `<outer-host id="outer-host">` with an open shadow root holding
+ *   `<inner-host id="inner-host">`, whose own open shadow root (two deep) holds
+ *   `<label>Shadow field <input id="shadow-input"></label>` and `<button id="shadow-button">Press
+ *   me</button>`; the button writes `pressed: <value>` into `#shadow-result` (light DOM). A light
+ *   DOM link `#light-press` (text `Press me`, role link) shares the button's accessible name.
+ * - `/opener`: `<a id="open-link" target="_blank" href="/popup-page?via=link">` and
+ *   `#open-window`, which opens `/popup-page?via=window` with `window.open` (`#open-late` does so
+ *   after `?ms=` ms, default 500); `#opener-result` reads `reply: <via>` once the popup's reply
+ *   button was pressed. `/popup-page?via=V`: `<h1 id="popup-title">Popup via V</h1>`,
+ *   `#popup-reply` (writes `replied` into `#popup-result`, and the reply into the opener when it
+ *   has one), `#popup-close`, which closes the popup with `window.close()`, and
+ *   `#popup-close-late`, which does so 300 ms later.
+ * - `/keyboard-form`: a form with `#first`, `#second` (in tab order, the first focusable elements
+ *   of the page) and a submit button; submitting (Enter in a field) writes
+ *   `submitted: first=<a> second=<b>` into `#kb-result`.
+ * - `/editable`: `<div id="editor" contenteditable="true">Old text</div>`; every input writes
+ *   `text: <its text>` into `#editor-out`.
+ * - `/appear?ms=600`: for waitForElement: after `ms` milliseconds (default 600) `#status`'s
+ *   `data-state` goes from `loading` to `ready`, the input `#progress` gets the value (property)
+ *   `"100"` (its `value` attribute stays `0`), two `.row` join the one there (three in all),
+ *   `#spinner` (visible until then) is removed and `window.appState` goes from `"loading"` to
+ *   `"ready"`; `#hidden-note` is in the DOM, hidden, throughout.
+ * - `/press`: `#press-target`; a mouse button held down for 400 ms or more writes `long press`
+ *   into `#press-result`, a shorter one `short press`.
+ * - `/network`: `#ping` fetches `/ping` (answers `pong`) and writes `ok in <ms> ms` (with
+ *   `data-slow="yes"` when it took 400 ms or more, else `"no"`) or `failed` into `#ping-result`;
+ *   `#online` reads `online`/`offline` as `navigator.onLine` changes.
+ * - `/viewport`: `#size` reads `<innerWidth>x<innerHeight>`, updated on resize.
  * - `/flaky?key=K&fails=N`: counts visits per `key`; the first `N` (default 1) show
  *   `<p id="broken">broken (visit n)</p>`, every later one `<p id="ok">ok (visit n)</p>`. A
  *   recording asserting `#ok` fails on its first run and passes on the next: a flaky test. Use a
@@ -164,6 +192,14 @@ export async function startFixtureSite(): Promise<FixtureSite> {
               "/form-submit",
               "/double",
               "/lists",
+              "/shadow",
+              "/opener",
+              "/keyboard-form",
+              "/editable",
+              "/appear",
+              "/press",
+              "/network",
+              "/viewport",
             ]
               .map((path) => `<a href="${path}">${path}</a>`)
               .join("<br>"),
@@ -579,6 +615,205 @@ self.addEventListener("message", (event) => {
 });`);
         return;
       }
+      case "/shadow":
+        return send(
+          res,
+          200,
+          page(
+            "Shadow",
+            `<outer-host id="outer-host"></outer-host>
+<p><a id="light-press" href="#">Press me</a></p>
+<p id="shadow-result"></p>
+<script>
+  customElements.define("inner-host", class extends HTMLElement {
+    constructor() {
+      super();
+      const root = this.attachShadow({ mode: "open" });
+      root.innerHTML = '<label>Shadow field <input id="shadow-input"></label> <button id="shadow-button" type="button">Press me</button>';
+      root.getElementById("shadow-button").addEventListener("click", () => {
+        document.getElementById("shadow-result").textContent = "pressed: " + root.getElementById("shadow-input").value;
+      });
+    }
+  });
+  customElements.define("outer-host", class extends HTMLElement {
+    constructor() {
+      super();
+      this.attachShadow({ mode: "open" }).innerHTML = '<p>Outer shadow</p><inner-host id="inner-host"></inner-host>';
+    }
+  });
+</script>`,
+          ),
+        );
+      case "/opener": {
+        const ms = delayFrom(url, 500);
+        return send(
+          res,
+          200,
+          page(
+            "Opener",
+            `<p><a id="open-link" href="/popup-page?via=link" target="_blank">Open in a new tab</a></p>
+<p><button id="open-window" type="button">Open a window</button>
+<button id="open-late" type="button">Open a window late</button></p>
+<p id="opener-result"></p>
+<script>
+  const open = () => window.open("/popup-page?via=window", "conveyor-popup", "width=400,height=300");
+  document.getElementById("open-window").addEventListener("click", open);
+  document.getElementById("open-late").addEventListener("click", () => setTimeout(open, ${ms}));
+</script>`,
+          ),
+        );
+      }
+      case "/popup-page": {
+        const via = url.searchParams.get("via") ?? "none";
+        return send(
+          res,
+          200,
+          page(
+            "Popup page",
+            `<h1 id="popup-title">Popup via ${escapeHtml(via)}</h1>
+<button id="popup-reply" type="button">Reply</button> <button id="popup-close" type="button">Done</button>
+<button id="popup-close-late" type="button">Done soon</button>
+<p id="popup-result"></p>
+<script>
+  document.getElementById("popup-reply").addEventListener("click", () => {
+    document.getElementById("popup-result").textContent = "replied";
+    const result = window.opener && window.opener.document.getElementById("opener-result");
+    if (result) result.textContent = "reply: " + ${JSON.stringify(via)};
+  });
+  document.getElementById("popup-close").addEventListener("click", () => window.close());
+  document.getElementById("popup-close-late").addEventListener("click", () => setTimeout(() => window.close(), 300));
+</script>`,
+          ),
+        );
+      }
+      case "/keyboard-form":
+        return send(
+          res,
+          200,
+          page(
+            "Keyboard form",
+            `<form id="kb-form">
+  <label>First <input id="first" name="first"></label>
+  <label>Second <input id="second" name="second"></label>
+  <button type="submit">Send</button>
+</form>
+<p id="kb-result"></p>
+<script>
+  document.getElementById("kb-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    document.getElementById("kb-result").textContent =
+      "submitted: first=" + document.getElementById("first").value + " second=" + document.getElementById("second").value;
+  });
+</script>`,
+          ),
+        );
+      case "/editable":
+        return send(
+          res,
+          200,
+          page(
+            "Editable",
+            `<div id="editor" contenteditable="true" style="border: 1px solid #999; min-height: 2em;">Old text</div>
+<p id="editor-out"></p>
+<script>
+  const editor = document.getElementById("editor");
+  editor.addEventListener("input", () => {
+    document.getElementById("editor-out").textContent = "text: " + editor.textContent;
+  });
+</script>`,
+          ),
+        );
+      case "/appear": {
+        const ms = delayFrom(url, 600);
+        return send(
+          res,
+          200,
+          page(
+            "Appear",
+            `<div id="status" data-state="loading">Status</div>
+<input id="progress" value="0">
+<div id="spinner">Loading…</div>
+<div id="rows"><div class="row">Row 1</div></div>
+<p id="hidden-note" hidden>Hidden note</p>
+<script>
+  window.appState = "loading";
+  setTimeout(() => {
+    document.getElementById("status").setAttribute("data-state", "ready");
+    document.getElementById("progress").value = "100";
+    document.getElementById("rows").insertAdjacentHTML("beforeend", '<div class="row">Row 2</div><div class="row">Row 3</div>');
+    document.getElementById("spinner").remove();
+    window.appState = "ready";
+  }, ${ms});
+</script>`,
+          ),
+        );
+      }
+      case "/press":
+        return send(
+          res,
+          200,
+          page(
+            "Press",
+            `<div id="press-target" style="width: 200px; height: 100px; background: #ddd; user-select: none;">Hold me</div>
+<p id="press-result"></p>
+<script>
+  const target = document.getElementById("press-target");
+  let downAt = 0;
+  target.addEventListener("mousedown", () => { downAt = performance.now(); });
+  target.addEventListener("mouseup", () => {
+    document.getElementById("press-result").textContent = performance.now() - downAt >= 400 ? "long press" : "short press";
+  });
+</script>`,
+          ),
+        );
+      case "/network":
+        return send(
+          res,
+          200,
+          page(
+            "Network",
+            `<button id="ping" type="button">Ping</button>
+<p id="ping-result"></p>
+<p id="online"></p>
+<script>
+  const online = () => { document.getElementById("online").textContent = navigator.onLine ? "online" : "offline"; };
+  online();
+  window.addEventListener("online", online);
+  window.addEventListener("offline", online);
+  document.getElementById("ping").addEventListener("click", () => {
+    const started = performance.now();
+    document.getElementById("ping-result").textContent = "pending";
+    fetch("/ping", { cache: "no-store" }).then((response) => response.text()).then(
+      () => {
+        const ms = Math.round(performance.now() - started);
+        const result = document.getElementById("ping-result");
+        result.textContent = "ok in " + ms + " ms";
+        result.setAttribute("data-slow", ms >= 400 ? "yes" : "no");
+      },
+      () => { document.getElementById("ping-result").textContent = "failed"; },
+    );
+  });
+</script>`,
+          ),
+        );
+      case "/ping":
+        res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store" });
+        res.end("pong");
+        return;
+      case "/viewport":
+        return send(
+          res,
+          200,
+          page(
+            "Viewport",
+            `<p id="size"></p>
+<script>
+  const size = () => { document.getElementById("size").textContent = innerWidth + "x" + innerHeight; };
+  size();
+  window.addEventListener("resize", size);
+</script>`,
+          ),
+        );
       case "/download":
         res.writeHead(200, {
           "content-type": "application/octet-stream",

@@ -244,8 +244,13 @@ export function createRunProcessor(deps: ProcessorDeps) {
       }
       // Read per run, so an allowlist changed with PATCH /api/projects/:id applies to the next run.
       const egressPolicy = withProjectAllow(deps.egressPolicy, await getProjectEgressAllow(db, projectId));
+      // The recording's own JavaScript (waitForExpression) runs only for a project that allows it,
+      // a project setting to be read here per run like the allowlist. Projects have no such setting
+      // yet, so none allows it: such an action ends the run errored, `expressions_disabled`.
+      const allowExpressions = false;
       result = await executeRecording(deps.pool, {
         egressPolicy,
+        allowExpressions,
         recording: opened.recording,
         variables: opened.variables,
         // As stored: the runner parses them with their defaults, and options it refuses end the run

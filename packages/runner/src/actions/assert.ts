@@ -1,6 +1,7 @@
 import { type ActionOf, RunError, type Selector } from "@conveyor/core";
 import type { Locator } from "playwright-core";
 import { isBrowserGoneError } from "../classify.ts";
+import { describeFrame } from "../selectors.ts";
 import { sleep } from "../sleep.ts";
 import type { ActionContext, ActionExecutor } from "./types.ts";
 
@@ -65,7 +66,7 @@ export const assert: ActionExecutor<"assert"> = async (ctx) => {
         );
         if (!result.passed)
           fail(
-            `Expected ${ctx.frame === undefined ? "the page" : `frame ${quote(ctx.frame)}`} to contain ${quote(expected)} but its text was ${actual(result)}`,
+            `Expected ${ctx.frame === undefined ? "the page" : `frame ${describeFrame(ctx.frame)}`} to contain ${quote(expected)} but its text was ${actual(result)}`,
           );
         return;
       }

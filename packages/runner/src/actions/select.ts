@@ -1,7 +1,8 @@
 import { type ActionOf, RunError } from "@conveyor/core";
+import type { Locator } from "playwright-core";
 import { isBrowserGoneError } from "../classify.ts";
 import { sleep } from "../sleep.ts";
-import type { ActionExecutor } from "./types.ts";
+import type { ActionContext, ActionExecutor } from "./types.ts";
 
 /** How many of the available options a failure message lists. */
 const MAX_LISTED_OPTIONS = 10;
@@ -27,7 +28,23 @@ interface Attempt {
  */
 export const select: ActionExecutor<"select"> = async ({ action, resolve, remainingMs, deadline, signal }) => {
   const { locator, selectorUsed } = await resolve(action.selector);
-  const attempts = attemptsFor(action);
+  await chooseOption(locator, selectorUsed, action, { remainingMs, deadline, signal });
+};
+
+/** Which option to pick: see {@link select}. */
+export type OptionChoice = Pick<ActionOf<"select">, "value" | "label" | "index">;
+
+/**
+ * Picks the option of the `<select>` at `locator` that `choice` names, as {@link select} does,
+ * waiting for late options within the budget; `selectorUsed` names the element in messages.
+ */
+export async function chooseOption(
+  locator: Locator,
+  selectorUsed: string,
+  choice: OptionChoice,
+  { remainingMs, deadline, signal }: Pick<ActionContext, "remainingMs" | "deadline" | "signal">,
+): Promise<void> {
+  const attempts = attemptsFor(choice);
   let options: OptionInfo[] = [];
   for (let round = 0; ; round++) {
     let read: OptionInfo[] | null;
@@ -65,11 +82,11 @@ export const select: ActionExecutor<"select"> = async ({ action, resolve, remain
     "test_failure",
     `No option of ${selectorUsed} matched ${attempts.map((attempt) => attempt.description).join(", then ")}; available options: ${listOptions(options)}`,
   );
-};
+}
 
-function attemptsFor(action: ActionOf<"select">): Attempt[] {
+function attemptsFor(choice: OptionChoice): Attempt[] {
   const attempts: Attempt[] = [];
-  const { value, label, index } = action;
+  const { value, label, index } = choice;
   if (value !== undefined) {
     attempts.push({
       description: `value ${JSON.stringify(value)}`,

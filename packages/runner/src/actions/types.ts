@@ -1,5 +1,6 @@
-import type { ActionOf, ActionType, EgressPolicy, Selector } from "@conveyor/core";
+import type { Action, ActionOf, ActionType, EgressPolicy, Selector } from "@conveyor/core";
 import type { Page } from "playwright-core";
+import type { RunPages } from "../pages.ts";
 import type { ResolvedSelector, Scope } from "../selectors.ts";
 
 export type { Scope } from "../selectors.ts";
@@ -16,14 +17,23 @@ export interface ResolveOptions {
 /** What an executor gets to carry out one action. */
 export interface ActionContext<T extends ActionType = ActionType> {
   /**
-   * The top-level page, for what belongs to the whole tab whatever frame the action is in:
-   * keyboard, mouse, URL, title, navigation.
+   * The page (tab) the action happens in (its `target`: the run's first page, or one it opened),
+   * for what belongs to the whole tab whatever frame the action is in: keyboard, mouse, URL,
+   * title, navigation.
    */
   page: Page;
-  /** Where to locate elements: `page`, or the action's `frame` (nested frames resolved). */
+  /**
+   * Where to locate elements: `page`, or the action's `frame` (nested frames resolved; an index
+   * path already found).
+   */
   scope: Scope;
-  /** The action's `frame` as written (variables substituted), for messages; undefined on the top page. */
-  frame: string | undefined;
+  /**
+   * The action's `frame` as written (variables substituted), for messages (`describeFrame`);
+   * undefined on the top frame (an empty index path included).
+   */
+  frame: Action["frame"];
+  /** The run's pages: the first one, those it opened, their DevTools sessions. */
+  pages: RunPages;
   /** The action, variables already substituted. */
   action: ActionOf<T>;
   /** This action's whole budget, in milliseconds. */
@@ -38,6 +48,11 @@ export interface ActionContext<T extends ActionType = ActionType> {
    */
   resolve(selector: Selector, options?: ResolveOptions): Promise<ResolvedSelector>;
   /**
+   * Records which candidate was used and which were tried, for an executor that looks elements
+   * up itself rather than through `resolve` (waitForElement counts them).
+   */
+  recordSelectors(trace: { selectorUsed?: string; selectorsTried: string[] }): void;
+  /**
    * Waits a recorded duration (ms) the way the run's timing says: nothing with `fast`, scaled by
    * `speed` and capped by `maxDelayMs` with `realtime`. Returns early when the run stops.
    */
@@ -46,6 +61,11 @@ export interface ActionContext<T extends ActionType = ActionType> {
   signal: AbortSignal;
   /** The run's egress policy: a navigation to a URL it refuses by scheme or address is never started. */
   egressPolicy: EgressPolicy;
+  /**
+   * Whether the recording may run its own JavaScript in the page (waitForExpression): the
+   * caller's `allowExpressions`.
+   */
+  allowExpressions: boolean;
 }
 
 /** Carries out one action; throws when it cannot. */
