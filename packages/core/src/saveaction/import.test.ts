@@ -18,6 +18,8 @@ const BOX_SELECTOR = {
   priority: ["id", "css"],
 };
 const BUTTON_SELECTOR = { css: "form > button", text: "Sign in", priority: ["css", "text"] };
+const NAME_SELECTOR = { id: "name", css: "form > input#name", priority: ["id", "css"] };
+const PIN_SELECTOR = { id: "pin", css: "form > input#pin", priority: ["id", "css"] };
 
 let sequence = 0;
 const click = (fields: Raw = {}): Raw => ({
@@ -212,8 +214,8 @@ describe("importSaveAction: inputs", () => {
     const result = importSaveAction(
       recording([
         input({ typingDelay: 5000 }),
-        input({ simulationType: "setValue", value: "x", timestamp: 60_000 }),
-        input({ value: "hunter2", isSensitive: true, timestamp: 70_000 }),
+        input({ selector: NAME_SELECTOR, simulationType: "setValue", value: "x", timestamp: 60_000 }),
+        input({ selector: PIN_SELECTOR, value: "hunter2", isSensitive: true, timestamp: 70_000 }),
       ]),
     );
     expect(result.recording.actions).toMatchObject([
@@ -249,6 +251,91 @@ describe("importSaveAction: inputs", () => {
       { type: "check", checked: false },
       { type: "check", checked: true },
     ]);
+  });
+
+  it("replays a run of inputs on one field once: the first's place and id, the last's value", () => {
+    const result = importSaveAction(
+      recording([
+        click({ selector: EMAIL_SELECTOR, timestamp: 1000, completedAt: 1050 }),
+        input({ id: "act_a", value: "ada", timestamp: 1800, completedAt: 1900, typingDelay: 30 }),
+        input({ id: "act_b", value: "ada@sh", timestamp: 3900, completedAt: 4000 }),
+        input({ id: "act_c", value: "ada@shop.test", timestamp: 5500, completedAt: 5600, typingDelay: 80 }),
+        click({ timestamp: 7600 }),
+      ]),
+    );
+    expect(result.recording.actions).toEqual([
+      expect.objectContaining({ type: "click" }),
+      {
+        type: "input",
+        id: "act_a",
+        selector: expect.any(Array),
+        value: "ada@shop.test",
+        mode: "type",
+        typingDelayMs: 80,
+        delayBeforeMs: 750,
+      },
+      // Timed from the end of the run's last input.
+      expect.objectContaining({ type: "click", delayBeforeMs: 2000 }),
+    ]);
+    expect(result.source.mergedInputs).toBe(2);
+    expect(result.source.dropped).toEqual([
+      { index: 2, actionId: "act_b", type: "input", reason: "merged-input" },
+      { index: 3, actionId: "act_c", type: "input", reason: "merged-input" },
+    ]);
+    expect(result.warnings).toEqual([]);
+  });
+
+  it("keeps inputs apart when anything happens between them, or the field or frame differs", () => {
+    const types = (actions: Raw[]): string[] =>
+      importSaveAction(recording(actions)).recording.actions.map((a) => a.type);
+    expect(types([input({ value: "a" }), click({ selector: BUTTON_SELECTOR }), input({ value: "ab" })])).toEqual([
+      "input",
+      "click",
+      "input",
+    ]);
+    // A hover or scroll is something else too, and so is a step the import drops.
+    expect(
+      types([input({ value: "a" }), action("hover", { selector: BUTTON_SELECTOR }), input({ value: "ab" })]),
+    ).toEqual(["input", "hover", "input"]);
+    expect(types([input({ value: "a" }), action("teleport"), input({ value: "ab" })])).toEqual(["input", "input"]);
+    expect(
+      types([input({ value: "a" }), input({ selector: NAME_SELECTOR, value: "Ada" }), input({ value: "ab" })]),
+    ).toEqual(["input", "input", "input"]);
+    expect(types([input({ value: "a" }), input({ value: "ab", frameSelector: "iframe#pay" })])).toEqual([
+      "input",
+      "input",
+    ]);
+    const merged = importSaveAction(recording([input({ value: "a" }), input({ value: "ab" })]));
+    expect(merged.recording.actions).toMatchObject([{ type: "input", value: "ab" }]);
+  });
+
+  it("marks a merged input sensitive, and bound to its variable, when any part of the run was", () => {
+    const sensitive = importSaveAction(
+      recording([input({ value: "hun", isSensitive: false }), input({ value: "hunter2", isSensitive: true })]),
+    );
+    expect(sensitive.recording.actions).toMatchObject([{ type: "input", value: "hunter2", sensitive: true }]);
+    const later = importSaveAction(
+      recording([input({ value: "hun", isSensitive: true }), input({ value: "hunter2", isSensitive: false })]),
+    );
+    expect(later.recording.actions).toMatchObject([{ type: "input", value: "hunter2", sensitive: true }]);
+
+    // Only the first pause was bound to the variable: neither literal survives, and the
+    // variable is sensitive because a part of its run was.
+    const bound = importSaveAction(
+      recording([
+        input({ value: "correct-h", variableName: "PASSWORD" }),
+        input({ value: "correct-horse", isSensitive: true }),
+      ]),
+    );
+    expect(bound.recording.actions).toMatchObject([{ type: "input", value: "${PASSWORD}", sensitive: true }]);
+    expect(bound.recording.variables).toEqual([{ name: "PASSWORD", sensitive: true }]);
+    expect(JSON.stringify(bound)).not.toContain("correct-h");
+
+    // A masked value is reported once per run.
+    const masked = importSaveAction(
+      recording([input({ value: "***", isSensitive: true }), input({ value: "*******", isSensitive: true })]),
+    );
+    expect(masked.warnings).toEqual([expect.objectContaining({ index: 0, message: expect.stringMatching(/masked/) })]);
   });
 
   it("drops file uploads with a warning", () => {
@@ -302,6 +389,125 @@ describe("importSaveAction: navigation", () => {
       ]),
     );
     expect(result.recording.actions.map((a) => a.type)).toEqual(["click"]);
+  });
+
+  describe("a 'back' after a click inside a link or a submit button", () => {
+    const IMG_IN_LINK = {
+      css: "ul#listings > li > div.card > a.card-link > img",
+      xpathAbsolute: "/html/body[1]/section[1]/ul[1]/li[2]/div[1]/a[1]/img[1]",
+      position: { index: 0, parent: "a.card-link" },
+      priority: ["css", "xpathAbsolute"],
+    };
+    const SPAN_IN_SUBMIT = {
+      css: "div.header > form#search > button#go > span",
+      id: "go-text",
+      xpathAbsolute: "/html/body[1]/header[1]/form[1]/button[1]/span[1]",
+      priority: ["id", "css"],
+    };
+    // As older recorders write it: only the parent says it is inside a link.
+    const IMG_IN_LINK_PARENT_ONLY = {
+      xpath: "//img[1]",
+      position: { index: 0, parent: "a.hero" },
+      priority: ["xpath"],
+    };
+    const SPAN_IN_PLAIN_BUTTON = {
+      css: "div.toolbar > button.menu > span",
+      xpathAbsolute: "/html/body[1]/div[1]/button[1]/span[1]",
+      priority: ["css"],
+    };
+    const SPAN_IN_LABEL = {
+      css: "form#search > label.option > span",
+      xpathAbsolute: "/html/body[1]/form[1]/label[1]/span[1]",
+      priority: ["css"],
+    };
+    const replayed = (actions: Raw[]): string[] =>
+      importSaveAction(recording(actions)).recording.actions.map((a) => a.type);
+
+    it("is that click's navigation, within 2 s", () => {
+      const at = (selector: Raw, tagName: string, extra: Raw[] = []): string[] =>
+        replayed([
+          click({ selector, tagName, timestamp: 10_000 }),
+          ...extra,
+          nav("back", "https://shop.test/orders/7", { timestamp: 11_200 }),
+        ]);
+      expect(at(IMG_IN_LINK, "img")).toEqual(["click"]);
+      expect(at(IMG_IN_LINK_PARENT_ONLY, "img")).toEqual(["click"]);
+      const submit = action("submit", { timestamp: 10_002, selector: { css: "form#search", priority: ["css"] } });
+      expect(at(SPAN_IN_SUBMIT, "span", [submit])).toEqual(["click"]);
+      expect(at(SPAN_IN_SUBMIT, "span")).toEqual(["click"]);
+      // A button outside any form submits nothing, unless a submit event says it did.
+      expect(at(SPAN_IN_PLAIN_BUTTON, "span")).toEqual(["click", "navigate"]);
+      expect(at(SPAN_IN_PLAIN_BUTTON, "span", [submit])).toEqual(["click"]);
+      expect(at(SPAN_IN_LABEL, "span")).toEqual(["click", "navigate"]);
+      expect(at(BUTTON_SELECTOR, "input")).toEqual(["click", "navigate"]);
+      expect(
+        replayed([
+          click({ selector: BUTTON_SELECTOR, tagName: "input", inputType: "submit", timestamp: 10_000 }),
+          nav("back", "https://shop.test/orders", { timestamp: 10_500 }),
+        ]),
+      ).toEqual(["click"]);
+    });
+
+    it("is the user's own Back when it comes later, or leaves another page", () => {
+      expect(
+        replayed([
+          click({ selector: IMG_IN_LINK, tagName: "img", timestamp: 10_000 }),
+          action("scroll", { scrollX: 0, scrollY: 300, element: "window", timestamp: 12_000 }),
+          nav("back", "https://shop.test/orders", { timestamp: 15_000 }),
+        ]),
+      ).toEqual(["click", "scroll", "navigate"]);
+      expect(
+        replayed([
+          click({ tagName: "a", selector: { css: "nav > a", priority: ["css"] }, timestamp: 10_000 }),
+          nav("back", "https://shop.test/orders", { timestamp: 15_000 }),
+        ]),
+      ).toEqual(["click", "navigate"]);
+      expect(
+        replayed([
+          click({ selector: IMG_IN_LINK, tagName: "img", timestamp: 10_000 }),
+          nav("back", "https://shop.test/orders", { timestamp: 10_400, from: "https://shop.test/elsewhere" }),
+        ]),
+      ).toEqual(["click", "navigate"]);
+      // Anything the user did in between is not a hover or a scroll: the click is not the cause.
+      expect(
+        replayed([
+          click({ selector: IMG_IN_LINK, tagName: "img", timestamp: 10_000 }),
+          input({ timestamp: 10_200 }),
+          nav("back", "https://shop.test/orders", { timestamp: 10_400 }),
+        ]),
+      ).toEqual(["click", "input", "navigate"]);
+    });
+
+    it("is the clicked link's navigation up to 10 s later when it goes to the link's own address", () => {
+      const link = (timestamp: number): Raw =>
+        click({
+          tagName: "a",
+          selector: { css: "nav > a", priority: ["css"] },
+          selectors: [{ strategy: "href-pattern", value: "/orders/", priority: 5, confidence: 82 }],
+          timestamp,
+        });
+      expect(replayed([link(10_000), nav("back", "https://shop.test/orders/#top", { timestamp: 13_500 })])).toEqual([
+        "click",
+      ]);
+      expect(replayed([link(10_000), nav("back", "https://shop.test/orders/", { timestamp: 21_000 })])).toEqual([
+        "click",
+        "navigate",
+      ]);
+      expect(replayed([link(10_000), nav("back", "https://shop.test/account", { timestamp: 13_500 })])).toEqual([
+        "click",
+        "navigate",
+      ]);
+    });
+
+    it("after Enter submitted a form is that submission's navigation", () => {
+      expect(
+        replayed([
+          action("keypress", { key: "Enter", code: "Enter", timestamp: 10_000 }),
+          action("submit", { timestamp: 10_020, selector: { css: "form", priority: ["css"] } }),
+          nav("back", "https://shop.test/search?q=x", { timestamp: 10_900 }),
+        ]),
+      ).toEqual(["keypress"]);
+    });
   });
 
   it("leaves a first navigation to the start URL to startUrl, and replays one elsewhere", () => {

@@ -18,7 +18,7 @@ import {
   type SaveActionRecording,
   saveActionRecordingSchema,
 } from "./schema.ts";
-import { buildCandidates, type CandidateResult, type CandidateSources, elementKey } from "./selectors.ts";
+import { ancestorTags, buildCandidates, type CandidateResult, type CandidateSources, elementKey } from "./selectors.ts";
 
 /** Something the import changed or left out that the user should know about. */
 export interface ImportWarning {
@@ -35,11 +35,16 @@ export interface ImportWarning {
  * Why a source action has no canonical action of its own. Only `unknown-type` and `unsupported`
  * lose something the user did, and they are also reported as warnings; the others are events
  * the browser or the recorder produced as a consequence of another action, which replaying that
- * action produces again.
+ * action produces again, or (`merged-input`) part of a value the `input` before it types in full.
  */
 export type DropReason =
   /** A navigation caused by the previous click, form submission or a redirect. */
   | "implicit-navigation"
+  /**
+   * An `input` on the field the `input` right before it typed into (the recorder emits one per
+   * pause in typing): folded into the run's first `input`, which types the final value.
+   */
+  | "merged-input"
   /** A navigation to the start URL as the first action: `startUrl` opens it already. */
   | "start-navigation"
   /** A form `submit` event right after the click or Enter that submitted the form. */
@@ -76,6 +81,8 @@ export interface ImportSource {
   duplicateClicks: number;
   /** Checkbox and radio `input` events left to the click that toggled them. */
   toggleSideEffects: number;
+  /** `input` events folded into the one before them on the same field (one per pause in typing). */
+  mergedInputs: number;
   /** Every source action without a canonical action of its own, in order. */
   dropped: DroppedAction[];
 }
@@ -97,6 +104,18 @@ export const DUPLICATE_CLICK_WINDOW_MS = 200;
 export const IMPLICIT_SUBMIT_WINDOW_MS = 1000;
 /** A checkbox `input` this close to a click on the same element is that click's side effect. Observed: 1–4 ms. */
 export const TOGGLE_SIDE_EFFECT_WINDOW_MS = 1000;
+/**
+ * A "back" or "forward" this soon after a click on a link or a submit button (or inside one) is
+ * the page change that click caused, which the recorder didn't see start. Observed: 0.4–1.3 s
+ * after the click; a real Back after clicking a link that didn't navigate came 2.9 s after it.
+ */
+export const IMPLICIT_NAVIGATION_WINDOW_MS = 2000;
+/**
+ * A "back" or "forward" to the very address of the link clicked just before is that link's
+ * navigation up to this long after the click: the address says so, and a slow page can take
+ * longer than {@link IMPLICIT_NAVIGATION_WINDOW_MS} (3.5 s observed).
+ */
+export const LINK_TARGET_NAVIGATION_WINDOW_MS = 10_000;
 /**
  * Budget for a modal wait. Modal events are the recorder's observations, not something the user
  * did, and are noisy; their waits are optional and short so a false one costs seconds, not a run.
@@ -122,6 +141,10 @@ const MODIFIER_NAMES: Readonly<Record<string, Modifier>> = {
 const BUTTONS = ["left", "right", "middle"] as const;
 const WAIT_UNTIL = ["load", "domcontentloaded", "networkidle", "commit"] as const;
 const TOGGLE_INPUT_TYPES = new Set(["checkbox", "radio"]);
+/** Elements whose click follows an address. */
+const LINK_TAGS = new Set(["a", "area"]);
+/** `<input>` types that submit their form when clicked. */
+const SUBMIT_INPUT_TYPES = new Set(["submit", "image"]);
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]{0,63})\}/g;
 /** A bare tag name (`div`, `span`) matches every such element on the page: no use as a modal selector. */
@@ -156,8 +179,8 @@ interface ParsedAction {
 
 /**
  * Converts a SaveAction recorder export (or its `{ data: … }` upload wrapper) to a canonical
- * recording. Every source action becomes one canonical action, or is dropped for a reason listed
- * in `source.dropped` (docs/recording-import.md explains each). Throws
+ * recording. Every source action becomes one canonical action, or is merged into one or dropped
+ * for a reason listed in `source.dropped` (docs/recording-import.md explains each). Throws
  * {@link RecordingImportError} with every problem found when the input can't be converted.
  */
 export function importSaveAction(input: unknown): ImportResult {
@@ -293,8 +316,36 @@ interface Interaction {
   element?: string;
   button?: string;
   key?: string;
-  /** A click on a link: it navigates by itself. */
-  link?: boolean;
+  /** The page it happened on (its `url`). */
+  pageUrl?: string;
+  /**
+   * A click on a link or a form's submit button, or on an element inside one (an `<img>` in a
+   * link, a `<span>` in a button): it navigates by itself.
+   */
+  navigates?: boolean;
+  /** The clicked link's address, resolved, when the recorder kept it (an `href-pattern` selector). */
+  href?: string;
+  /** A `submit` event followed it: the click or Enter submitted a form, which navigates. */
+  submitted?: boolean;
+}
+
+/**
+ * The canonical `input` a run of `input` events on one field folds into. Only the very next
+ * source action can join it, so anything in between (even a hover, or a step the import drops)
+ * ends the run.
+ */
+interface InputRun {
+  /** Position of the canonical action in `actions`. */
+  at: number;
+  /** Source index of the run's latest `input`: only the source action right after it can join. */
+  lastIndex: number;
+  element: string;
+  frame: string | undefined;
+  sensitive: boolean;
+  /** The variable any `input` of the run was bound to (the latest one named). */
+  variable: string | undefined;
+  /** The masked-value warning was given for this run already. */
+  maskedWarned: boolean;
 }
 
 class Converter {
@@ -308,6 +359,7 @@ class Converter {
   private lastInteraction: Interaction | undefined;
   /** Position in `actions` of the modal wait the current run of modal events folds into. */
   private openModalBurst: number | undefined;
+  private inputRun: InputRun | undefined;
   private readonly startUrl: string | undefined;
   /** Source actions by their index in the export. */
   private readonly byIndex = new Map<number, Parsed>();
@@ -389,6 +441,7 @@ class Converter {
         implicitSubmits: count("implicit-submit"),
         duplicateClicks: count("duplicate-click"),
         toggleSideEffects: count("toggle-side-effect"),
+        mergedInputs: count("merged-input"),
         dropped: this.dropped,
       },
     };
@@ -493,11 +546,15 @@ class Converter {
       click.position = { x: coordinates.x, y: coordinates.y };
     }
     this.keep(parsed, click);
+    const pageUrl = action.url?.trim() || undefined;
+    const href = this.selector(parsed).find((c) => c.strategy === "href")?.value;
     this.lastInteraction = {
       kind: "click",
       sourceIndex: parsed.index,
       button,
-      link: action.tagName?.toLowerCase() === "a" || this.selector(parsed).some((c) => c.strategy === "href"),
+      navigates: navigatesByItself(action, href !== undefined),
+      ...(href === undefined ? {} : { href: resolveUrl(href, pageUrl) }),
+      ...(pageUrl === undefined ? {} : { pageUrl }),
       ...(typeof action.timestamp === "number" ? { timestamp: action.timestamp } : {}),
       ...(parsed.element === undefined ? {} : { element: parsed.element }),
     };
@@ -515,32 +572,63 @@ class Converter {
       return;
     }
 
-    const variable = action.variableName ? this.variableName(parsed, action.variableName) : undefined;
-    let value = action.value;
+    const named = action.variableName ? this.variableName(parsed, action.variableName) : undefined;
+    const frame = action.frameSelector || undefined;
+    const previous = this.inputRun;
+    const run =
+      previous !== undefined &&
+      previous.lastIndex === parsed.index - 1 &&
+      previous.element === parsed.element &&
+      previous.frame === frame
+        ? previous
+        : undefined;
+    // A field bound to a variable stays bound: no partial or final literal survives.
+    const variable = named ?? run?.variable;
+    const sensitive = action.isSensitive === true || (run?.sensitive ?? false);
     if (variable !== undefined) {
-      // The recorded literal (often a password) must not survive the import: the run supplies it.
-      value = `\${${variable}}`;
       const known = this.variableNames.get(variable);
-      this.variableNames.set(variable, {
-        ...known,
-        sensitive: (known?.sensitive ?? false) || action.isSensitive === true,
-      });
-    } else if (action.isSensitive === true && MASKED_VALUE.test(value)) {
+      this.variableNames.set(variable, { ...known, sensitive: (known?.sensitive ?? false) || sensitive });
+    }
+    // The recorded literal (often a password) must not survive the import: the run supplies it.
+    const value = variable === undefined ? action.value : `\${${variable}}`;
+    const masked = variable === undefined && sensitive && MASKED_VALUE.test(value);
+    if (masked && !(run?.maskedWarned ?? false)) {
       this.warn(parsed, "the recorder masked this value; bind the field to a variable and pass the value when running");
     }
     this.noteUsedPlaceholders(value);
 
     const typed = action.simulationType === "type";
-    this.keep(parsed, {
-      type: "input",
-      selector: this.selector(parsed),
+    const fields = {
       value,
-      ...(action.isSensitive === true ? { sensitive: true } : {}),
-      mode: typed ? "type" : "fill",
+      ...(sensitive ? { sensitive: true } : {}),
+      mode: typed ? ("type" as const) : ("fill" as const),
       ...(typed && typeof action.typingDelay === "number" && Number.isFinite(action.typingDelay)
         ? { typingDelayMs: Math.min(MAX_TYPING_DELAY_MS, Math.max(0, Math.round(action.typingDelay))) }
         : {}),
-    });
+    };
+    const merged = run === undefined ? undefined : this.actions[run.at];
+    if (run !== undefined && merged?.type === "input") {
+      // The recorder emits one `input` per pause in typing, each with the whole value so far;
+      // replayed one by one, each would clear the field and type it again. The run's first
+      // action keeps its place, id and selector and takes the final value.
+      const { value: _value, sensitive: _sensitive, mode: _mode, typingDelayMs: _delay, ...kept } = merged;
+      this.actions[run.at] = { ...kept, ...fields };
+      this.drop(parsed.index, action.type, action.id, "merged-input");
+    } else {
+      this.keep(parsed, { type: "input", selector: this.selector(parsed), ...fields });
+    }
+    this.inputRun =
+      parsed.element === undefined
+        ? undefined
+        : {
+            at: run?.at ?? this.actions.length - 1,
+            lastIndex: parsed.index,
+            element: parsed.element,
+            frame,
+            sensitive,
+            variable,
+            maskedWarned: masked || (run?.maskedWarned ?? false),
+          };
     this.interacted(parsed, action.timestamp);
   }
 
@@ -639,9 +727,9 @@ class Converter {
       this.drop(parsed.index, action.type, action.id, "implicit-navigation");
       return;
     }
-    // The recorder labels a page change it didn't see start as "back": a link clicked just before
-    // (nothing but hovers and scrolls since) is the real cause, and navigates again by itself.
-    if ((trigger === "back" || trigger === "forward") && last?.kind === "click" && last.link === true) {
+    // The recorder labels a page change it didn't see start as "back": a link or submit button
+    // clicked just before is the real cause, and navigates again by itself on replay.
+    if ((trigger === "back" || trigger === "forward") && last !== undefined && causedBy(last, action, url)) {
       this.drop(parsed.index, action.type, action.id, "implicit-navigation");
       return;
     }
@@ -683,8 +771,9 @@ class Converter {
       typeof action.timestamp !== "number" ||
       last?.timestamp === undefined ||
       (action.timestamp - last.timestamp >= 0 && action.timestamp - last.timestamp <= IMPLICIT_SUBMIT_WINDOW_MS);
-    if (submitting && soon) {
+    if (last !== undefined && submitting && soon) {
       this.drop(parsed.index, action.type, action.id, "implicit-submit");
+      this.lastInteraction = { ...last, submitted: true };
       return;
     }
     this.keep(parsed, { type: "submit", selector: this.selector(parsed) });
@@ -955,12 +1044,60 @@ class Converter {
   }
 }
 
+/**
+ * Whether a click lands on a link or a form's submit button, or on something inside one (an
+ * `<img>` in a link, a `<span>` in a button), read from its tag and the ancestors its selectors
+ * show. A `<button>` counts inside a form: there it submits unless its `type` says otherwise,
+ * which the export doesn't record.
+ */
+function navigatesByItself(action: SaveActionActionOf<"click">, hasHref: boolean): boolean {
+  const tag = action.tagName?.trim().toLowerCase() ?? "";
+  const sources = candidateSources(action);
+  const ancestors = sources === undefined ? new Set<string>() : ancestorTags(sources);
+  if (hasHref || LINK_TAGS.has(tag) || [...LINK_TAGS].some((link) => ancestors.has(link))) return true;
+  if (tag === "input" && SUBMIT_INPUT_TYPES.has(action.inputType?.trim().toLowerCase() ?? "")) return true;
+  return (tag === "button" || ancestors.has("button")) && ancestors.has("form");
+}
+
+/**
+ * Whether a "back" or "forward" navigation to `url` is the page change the interaction just
+ * before caused (nothing but hovers, scrolls, modal events and its own `submit` in between: the
+ * caller tracks that). It must be a click on a link or submit button, or a submitting click or
+ * Enter; the navigation must leave the page it happened on; and it must come within
+ * {@link IMPLICIT_NAVIGATION_WINDOW_MS}, or {@link LINK_TARGET_NAVIGATION_WINDOW_MS} when it
+ * goes to the clicked link's own address. Without timestamps, adjacency is all there is to go on.
+ */
+function causedBy(last: Interaction, action: SaveActionActionOf<"navigation">, url: string): boolean {
+  if (!(last.kind === "click" && last.navigates === true) && last.submitted !== true) return false;
+  const from = action.from?.trim();
+  if (from && last.pageUrl !== undefined && !sameDocument(from, last.pageUrl)) return false;
+  if (typeof action.timestamp !== "number" || last.timestamp === undefined) return true;
+  const elapsed = action.timestamp - last.timestamp;
+  const limit =
+    last.href !== undefined && sameDocument(last.href, url)
+      ? LINK_TARGET_NAVIGATION_WINDOW_MS
+      : IMPLICIT_NAVIGATION_WINDOW_MS;
+  return elapsed >= 0 && elapsed <= limit;
+}
+
 function resolveUrl(url: string, base: string | undefined): string {
   if (HAS_SCHEME.test(url) || base === undefined) return url;
   try {
     return new URL(url, base).href;
   } catch {
     return url;
+  }
+}
+
+/** Equal but for the fragment, which changes no page. */
+function sameDocument(a: string, b: string): boolean {
+  try {
+    const [first, second] = [new URL(a), new URL(b)];
+    first.hash = "";
+    second.hash = "";
+    return first.href === second.href;
+  } catch {
+    return a.split("#")[0] === b.split("#")[0];
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildCandidates, elementKey, MAX_CANDIDATES } from "./selectors.ts";
+import { ancestorTags, buildCandidates, elementKey, MAX_CANDIDATES } from "./selectors.ts";
 
 const describeAll = (sources: Parameters<typeof buildCandidates>[0]): string[] =>
   buildCandidates(sources).candidates.map((c) => `${c.strategy}=${c.value}@${c.confidence}`);
@@ -96,5 +96,52 @@ describe("elementKey", () => {
     const b = { ...a, xpathAbsolute: "/html/body/div[3]/input" };
     expect(elementKey({ selector: a })).not.toBe(elementKey({ selector: b }));
     expect(elementKey({ selector: a })).toBe(elementKey({ selector: { ...a, validation: { verifiedAt: 1 } } }));
+  });
+});
+
+describe("ancestorTags", () => {
+  const tags = (sources: Parameters<typeof ancestorTags>[0]): string[] => [...ancestorTags(sources)].sort();
+
+  it("reads every ancestor off the absolute XPath, the nearest off the CSS path and the parent", () => {
+    expect(
+      tags({ selector: { xpathAbsolute: "/html/body[1]/section[1]/ul[1]/li[2]/a[1]/img[1]", priority: [] } }),
+    ).toEqual(["a", "body", "html", "li", "section", "ul"]);
+    expect(
+      tags({
+        selector: { css: 'header > form#search.active > BUTTON[type="submit"] > span', priority: ["css"] },
+      }),
+    ).toEqual(["button", "form", "header"]);
+    expect(
+      tags({ selector: { xpath: "//img[1]", position: { parent: "a.card-link", index: 0 }, priority: [] } }),
+    ).toEqual(["a"]);
+    expect(
+      tags({
+        selectors: [
+          { strategy: "position", value: "div.panel > :nth-child(5)" },
+          { strategy: "css", value: "nav a.item > svg" },
+          { strategy: "xpath", value: '//div[contains(@class, "menu")]/button[text()="Go"]' },
+        ],
+      }),
+    ).toEqual(["a", "div", "nav"]);
+  });
+
+  it("does not count the element itself, siblings, or anything inside brackets and quotes", () => {
+    expect(tags({ selector: { css: "a.nav", xpathAbsolute: "/a[1]", priority: [] } })).toEqual([]);
+    expect(tags({ selector: { css: "label.option + input#agree", priority: [] } })).toEqual([]);
+    expect(tags({ selector: { css: "div ~ p > span", priority: [] } })).toEqual(["p"]);
+    expect(tags({ selector: { css: 'li:has(a > img) > span[title="a > b"]', priority: [] } })).toEqual(["li"]);
+    expect(tags({ selector: { xpath: "//li[a/img]/span", priority: [] } })).toEqual(["li"]);
+    expect(tags({ selector: { xpathAbsolute: "/html/body[1]/button[1]/*[name()='svg'][1]", priority: [] } })).toEqual([
+      "body",
+      "button",
+      "html",
+    ]);
+  });
+
+  it("ignores a selector that doesn't spell a plain path", () => {
+    expect(tags({ selector: { css: "a > img, form > button > span", priority: [] } })).toEqual([]);
+    expect(tags({ selector: { xpath: "//label[text()='Email']/following-sibling::input", priority: [] } })).toEqual([]);
+    expect(tags({ selector: { xpath: "//a/img | //button/span", priority: [] } })).toEqual([]);
+    expect(tags({ selector: { xpath: "../a/img", priority: [] } })).toEqual([]);
   });
 });

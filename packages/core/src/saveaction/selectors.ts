@@ -199,3 +199,100 @@ export function elementKey(sources: CandidateSources): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Tag names (lower case) of the element's ancestors, as far as its recorded selectors show them.
+ * The recorder keeps no other trace of them, and a click on a `<span>` inside a button or an
+ * `<img>` inside a link does what a click on the button or the link does. The absolute XPath
+ * names every ancestor (`/html/body[1]/…/a[1]/img[1]`), a CSS path the nearest few
+ * (`form#search > button > span`), `position` the parent. A selector that doesn't spell a plain
+ * path (sibling combinators, XPath axes, unions) tells nothing, rather than something wrong.
+ */
+export function ancestorTags(sources: CandidateSources): Set<string> {
+  const tags = new Set<string>();
+  const addAll = (found: string[] | undefined): void => {
+    for (const tag of found ?? []) tags.add(tag);
+  };
+  const legacy = sources.selector;
+  if (legacy) {
+    if (legacy.xpathAbsolute) addAll(xpathAncestorTags(legacy.xpathAbsolute));
+    if (legacy.xpath) addAll(xpathAncestorTags(legacy.xpath));
+    if (legacy.css) addAll(cssAncestorTags(legacy.css));
+    // The parent itself is an ancestor: `a.card-link` → a.
+    const parent = legacy.position?.parent;
+    if (parent) addAll(cssAncestorTags(`${parent} > *`));
+  }
+  for (const { strategy, value } of sources.selectors ?? []) {
+    // `position` is already CSS: `a.card-link > :nth-child(1)`.
+    if (strategy === "css" || strategy === "position") addAll(cssAncestorTags(value));
+    else if (strategy === "xpath") addAll(xpathAncestorTags(value));
+  }
+  return tags;
+}
+
+const ELEMENT_NAME = /^([A-Za-z][A-Za-z0-9-]*)/;
+
+/** Splits at separator characters outside brackets, parentheses and quotes: parts, and the separator run after each. */
+function splitTopLevel(text: string, isSeparator: (char: string) => boolean): Array<{ part: string; after: string }> {
+  const pieces: Array<{ part: string; after: string }> = [];
+  let part = "";
+  let after = "";
+  let depth = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i] ?? "";
+    if (quote !== undefined) {
+      part += char;
+      if (char === quote) quote = undefined;
+      continue;
+    }
+    if (char === "\\") {
+      part += char + (text[i + 1] ?? "");
+      i++;
+      continue;
+    }
+    if (depth === 0 && isSeparator(char)) {
+      after += char;
+      continue;
+    }
+    if (after !== "") {
+      pieces.push({ part, after });
+      part = "";
+      after = "";
+    }
+    if (char === '"' || char === "'") quote = char;
+    else if (char === "[" || char === "(") depth++;
+    else if (char === "]" || char === ")") depth = Math.max(0, depth - 1);
+    part += char;
+  }
+  pieces.push({ part, after });
+  return pieces;
+}
+
+/** `div.a > a.card span` → ["div", "a"]: the compounds a child or descendant combinator follows. */
+function cssAncestorTags(css: string): string[] | undefined {
+  const pieces = splitTopLevel(css.trim(), (char) => /[\s>+~,]/.test(char));
+  const tags: string[] = [];
+  for (const { part, after } of pieces.slice(0, -1)) {
+    if (after.includes(",")) return undefined;
+    // `label + input`: the label is a sibling, not an ancestor.
+    if (after.includes("+") || after.includes("~")) continue;
+    const tag = ELEMENT_NAME.exec(part)?.[1];
+    if (tag !== undefined) tags.push(tag.toLowerCase());
+  }
+  return tags;
+}
+
+/** `/html/body[1]/a[1]/img[1]` → ["html", "body", "a"]; undefined for a path with axes or unions. */
+function xpathAncestorTags(xpath: string): string[] | undefined {
+  const steps = splitTopLevel(xpath.trim(), (char) => char === "/" || char === "|").filter(({ part }) => part !== "");
+  const tags: string[] = [];
+  for (const { part, after } of steps) {
+    if (after.includes("|") || part.includes("::") || part.startsWith(".") || part.startsWith("@")) return undefined;
+  }
+  for (const { part } of steps.slice(0, -1)) {
+    const tag = ELEMENT_NAME.exec(part)?.[1];
+    if (tag !== undefined) tags.push(tag.toLowerCase());
+  }
+  return tags;
+}
