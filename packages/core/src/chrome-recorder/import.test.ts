@@ -607,3 +607,26 @@ describe("importChromeRecording: selectors", () => {
     });
   });
 });
+
+describe("importChromeRecording: the browser's own pages", () => {
+  it("skips a navigation to one, and its checks, with a warning", () => {
+    const result = convert([
+      {
+        type: "navigate",
+        url: "chrome://new-tab-page/",
+        assertedEvents: [{ type: "navigation", url: "chrome://new-tab-page/", title: "New Tab" }],
+      },
+      navigate,
+    ]);
+    expect(result.recording.actions).toEqual([{ type: "navigate", url: "https://shop.test/" }]);
+    expect(result.source.dropped).toEqual([{ index: 0, type: "navigate", reason: "unsupported" }]);
+    expect(result.warnings).toEqual([
+      {
+        index: 0,
+        type: "navigate",
+        path: "steps[0]",
+        message: "chrome://new-tab-page/ is the browser's own page, not a site; skipped",
+      },
+    ]);
+  });
+});

@@ -43,7 +43,10 @@ export type StepDropReason =
   | "key-release"
   /** A step type outside the schema (Lighthouse user-flow steps among them). */
   | "unknown-type"
-  /** A step the schema has but Conveyor can't replay (a back or forward mouse button, a key released that was never pressed). */
+  /**
+   * A step the schema has but Conveyor can't replay: a click with the back or forward mouse
+   * button, a key released that was never pressed, a navigation to the browser's own page.
+   */
   | "unsupported";
 
 export interface DroppedStep {
@@ -110,6 +113,8 @@ const MAX_NAME_LENGTH = 256;
 const MAX_DESCRIPTION_LENGTH = 1024;
 const VIEWPORT = { minWidth: 100, maxWidth: 7680, minHeight: 100, maxHeight: 4320 };
 const FALLBACK_NAME = "Chrome DevTools Recorder recording";
+/** The browser's own pages (`chrome://new-tab-page/`, where a recording started in a new tab). */
+const BROWSER_PAGE = /^(?:chrome|chrome-untrusted|chrome-search|edge|brave|devtools):/i;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
@@ -293,6 +298,14 @@ class ChromeConverter {
         this.setViewport(index, step, common);
         break;
       case "navigate":
+        if (BROWSER_PAGE.test(step.url)) {
+          // Where the Recorder was opened (a new tab): a run starts on a blank page instead, and
+          // the browser's own pages are no address a recording may open.
+          this.warnAt(index, step.type, `${step.url} is the browser's own page, not a site; skipped`);
+          this.drop(index, step.type, "unsupported");
+          replayed = false;
+          break;
+        }
         this.keep(index, { type: "navigate", url: step.url, ...common });
         break;
       case "click":
