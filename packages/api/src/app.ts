@@ -37,6 +37,7 @@ import { registerDeleteRecording } from "./routes/recordings-delete.ts";
 import { registerGetRecording } from "./routes/recordings-get.ts";
 import { registerListRecordings } from "./routes/recordings-list.ts";
 import { registerQuarantineRoutes } from "./routes/recordings-quarantine.ts";
+import { registerGetRecordingSource } from "./routes/recordings-source.ts";
 import { registerRecordingStats } from "./routes/recordings-stats.ts";
 import { registerUpdateRecording } from "./routes/recordings-update.ts";
 import { registerCancelRun } from "./routes/runs-cancel.ts";
@@ -272,6 +273,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerCreateRecording(app, { db: options.db, secrets, egressPolicy, projectLimits });
   registerListRecordings(app, { db: options.db });
   registerGetRecording(app, { db: options.db });
+  registerGetRecordingSource(app, { db: options.db });
   registerDeleteRecording(app, { db: options.db });
   registerUpdateRecording(app, { db: options.db, secrets });
   registerRecordingStats(app, { db: options.db });

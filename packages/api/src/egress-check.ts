@@ -7,16 +7,21 @@ import {
   type Recording,
   withProjectAllow,
 } from "@conveyor/core";
+import { uploadField } from "./recording-input.ts";
 
 interface LiteralUrl {
   field: string;
   url: string;
   /** The action the URL belongs to (absent for `startUrl`). */
-  action?: { index: number; id?: string | undefined };
+  action?: { index: number; id?: string | undefined; source?: string | undefined };
 }
 
-/** The absolute URLs written literally in a recording (no `${…}` placeholder): startUrl and navigate targets. */
-function literalUrls(recording: Recording, field: string): LiteralUrl[] {
+/**
+ * The absolute URLs written literally in a recording (no `${…}` placeholder): startUrl and
+ * navigate targets. With `actionSources` (an imported export), fields name the step they came
+ * from (`body.steps[1].url`) rather than the canonical action.
+ */
+function literalUrls(recording: Recording, field: string, actionSources?: readonly string[]): LiteralUrl[] {
   const urls: LiteralUrl[] = [];
   const literal = (url: string) => !url.includes("${") && URL.canParse(url);
   if (recording.startUrl !== undefined && literal(recording.startUrl)) {
@@ -24,7 +29,12 @@ function literalUrls(recording: Recording, field: string): LiteralUrl[] {
   }
   for (const [index, action] of recording.actions.entries()) {
     if (action.type === "navigate" && literal(action.url)) {
-      urls.push({ field: `${field}.actions[${index}].url`, url: action.url, action: { index, id: action.id } });
+      const source = actionSources?.[index];
+      urls.push({
+        field: source === undefined ? `${field}.actions[${index}].url` : uploadField(field, source),
+        url: action.url,
+        action: { index, id: action.id, source },
+      });
     }
   }
   return urls;
@@ -35,15 +45,18 @@ function literalUrls(recording: Recording, field: string): LiteralUrl[] {
  * its project may never open: a scheme other than http(s), data: and about:blank, or an address
  * literal (in any spelling) the policy denies. Names are left to the worker's proxy, which sees
  * what they resolve to when the run happens; URLs with placeholders are checked then too. The
- * project's own allowlist is read only when the operator's policy alone refuses something.
+ * project's own allowlist is read only when the operator's policy alone refuses something. With
+ * `actionSources` (an imported export's, from the importer), fields name the upload's own step or
+ * action (`body.steps[1]`) rather than the canonical action it became.
  */
 export async function assertRecordingReachable(
   recording: Recording,
   field: string,
   policy: EgressPolicy,
   projectAllow: () => Promise<string[]>,
+  actionSources?: readonly string[],
 ): Promise<void> {
-  let refused = literalUrls(recording, field)
+  let refused = literalUrls(recording, field, actionSources)
     .map((literal) => ({ literal, check: checkUrl(policy, literal.url) }))
     .filter(({ check }) => !check.allowed);
   if (refused.length === 0) return;
@@ -61,12 +74,16 @@ export async function assertRecordingReachable(
       : {}),
     rule: check.rule,
   }));
-  const where = first.literal.action
-    ? `action ${first.literal.action.index}${first.literal.action.id ? ` (${first.literal.action.id})` : ""}`
-    : "startUrl";
+  const action = first.literal.action;
+  // A field naming the upload's own step needs nothing more; a canonical one, which action.
+  const where = action
+    ? action.source !== undefined
+      ? ""
+      : `action ${action.index}${action.id ? ` (${action.id})` : ""} `
+    : "startUrl ";
   throw new ApiError(
     "blocked_by_policy",
-    `${first.literal.field}: ${where} opens ${first.check.url}, which the egress policy refuses (${first.check.rule})${refused.length > 1 ? ` (and ${refused.length - 1} more)` : ""}`,
+    `${first.literal.field}: ${where}opens ${first.check.url}, which the egress policy refuses (${first.check.rule})${refused.length > 1 ? ` (and ${refused.length - 1} more)` : ""}`,
     { fields },
   );
 }

@@ -203,6 +203,7 @@ export function projectView(project: Project) {
     createdAt: project.createdAt.toISOString(),
     updatedAt: project.updatedAt.toISOString(),
     egress: { allow: project.egressAllow },
+    allowExpressions: project.allowExpressions,
     limits: project.limits,
   };
 }
@@ -385,7 +386,11 @@ export const quarantineResponse = z
 export const recordingResponse = z.object({
   id: z.string(),
   name: z.string(),
-  sourceFormat: z.string(),
+  sourceFormat: z
+    .string()
+    .describe(
+      'What it was sent as: "conveyor", "saveaction" or "chrome-recorder" (an imported one keeps its original: GET /api/recordings/:id/source)',
+    ),
   actionCount: z.number(),
   tags: z.array(z.string()).describe("Labels suites select recordings by"),
   quarantine: quarantineResponse,

@@ -2,7 +2,14 @@ import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { LocalArtifactStore } from "@conveyor/artifacts";
-import { importRecording, RecordingImportError, type RunOptionsInput, runOptionsSchema } from "@conveyor/core";
+import {
+  expressionActions,
+  type ImportWarning,
+  importRecording,
+  RecordingImportError,
+  type RunOptionsInput,
+  runOptionsSchema,
+} from "@conveyor/core";
 import {
   type ActionResult,
   BrowserPool,
@@ -12,9 +19,9 @@ import {
 } from "@conveyor/runner";
 
 /**
- * `conveyor replay recording.json`: replays a recording (Conveyor or SaveAction format) locally,
- * without the service, printing each action's result — for authoring and debugging recordings.
- * Exit code: 0 passed, 1 failed, 2 errored or bad usage.
+ * `conveyor replay recording.json`: replays a recording (Conveyor, SaveAction or Chrome DevTools
+ * Recorder format) locally, without the service, printing each action's result — for authoring
+ * and debugging recordings. Exit code: 0 passed, 1 failed, 2 errored or bad usage.
  */
 
 const USAGE = `Usage: conveyor replay <recording.json> [options]
@@ -31,6 +38,8 @@ Options:
   --allow-expressions     let waitForExpression actions run their JavaScript in the page
                           (refused without it, as for a project that does not allow them)
   --headed                show the browser window
+  --allow-expressions     let waitForExpression steps run the recording's JavaScript in the
+                          page (without it, a recording holding one is refused)
   --json                  print the result as JSON instead of lines`;
 
 export interface ReplayIo {
@@ -52,6 +61,11 @@ function line(result: ActionResult): string {
   return [head, ...details.filter((d): d is string => d !== undefined)].join("\n");
 }
 
+/** `steps[3]: message`, or the message alone for a recording-level warning. */
+function describeWarning(warning: ImportWarning): string {
+  return warning.path === undefined ? warning.message : `${warning.path}: ${warning.message}`;
+}
+
 export async function replay(argv: string[], io: ReplayIo): Promise<number> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -69,6 +83,7 @@ export async function replay(argv: string[], io: ReplayIo): Promise<number> {
         artifacts: { type: "string" },
         "allow-expressions": { type: "boolean" },
         headed: { type: "boolean" },
+        "allow-expressions": { type: "boolean" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -120,7 +135,16 @@ export async function replay(argv: string[], io: ReplayIo): Promise<number> {
     else io.err(`Cannot read ${file}: ${(error as Error).message}`);
     return 2;
   }
-  for (const warning of recording.warnings) io.err(`warning: ${warning.message}`);
+  for (const warning of recording.warnings) io.err(`warning: ${describeWarning(warning)}`);
+  const allowExpressions = values["allow-expressions"] === true;
+  const expression = expressionActions(recording)[0];
+  if (expression !== undefined && !allowExpressions) {
+    // The service asks the project's allowExpressions; locally, the person replaying decides.
+    io.err(
+      `${file}: ${expression.path}: waitForExpression runs the recording's own JavaScript in the page; pass --allow-expressions to replay it`,
+    );
+    return 2;
+  }
 
   let chromium: ReturnType<typeof resolveChromium>;
   try {
@@ -142,10 +166,11 @@ export async function replay(argv: string[], io: ReplayIo): Promise<number> {
       variables,
       actionTimeoutMs,
       options: options.data,
-      allowExpressions: values["allow-expressions"] === true,
+      // The runner evaluates waitForExpression only when told to (ExecuteOptions.allowExpressions).
+      allowExpressions,
       artifacts: new LocalArtifactStore(artifactRoot),
       artifactPrefix: "replay",
-      onActionResult: (action) => {
+      onActionResult: (action: ActionResult) => {
         if (!values.json) io.out(line(action));
       },
     });

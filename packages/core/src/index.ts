@@ -1,5 +1,6 @@
 export * from "./batcher.ts";
 export * from "./canonical-json.ts";
+export * from "./chrome-recorder/index.ts";
 export * from "./config.ts";
 export * from "./digest.ts";
 export * from "./egress/index.ts";

@@ -14,6 +14,7 @@ import {
   boolean,
   index,
   integer,
+  json,
   jsonb,
   pgTable,
   primaryKey,
@@ -111,6 +112,12 @@ export const projects = pgTable("projects", {
    * default (PROJECT_MAX_* settings).
    */
   limits: jsonb("limits").$type<ProjectLimitsRow>().notNull().default({}),
+  /**
+   * Whether the project's recordings may run their own JavaScript in the page they test
+   * (waitForExpression, from Chrome DevTools Recorder exports), set with the admin token. Off: the
+   * API refuses recordings holding one, and the worker tells the runner not to evaluate them.
+   */
+  allowExpressions: boolean("allow_expressions").notNull().default(false),
   ...timestamps,
 });
 
@@ -157,7 +164,7 @@ export const recordings = pgTable(
     name: text("name").notNull(),
     /** The canonical recording (docs/recording-format.md). */
     recording: jsonb("recording").$type<RecordingInput>().notNull(),
-    /** The format it was submitted in: "conveyor" or "saveaction". */
+    /** The format it was submitted in: "conveyor", "saveaction" or "chrome-recorder" (core's RECORDING_FORMATS). */
     sourceFormat: text("source_format").notNull().default("conveyor"),
     actionCount: integer("action_count").notNull(),
     /** Labels that suites select recordings by (`tagQuery`); lower case, unique, sorted. */
@@ -179,6 +186,26 @@ export const recordings = pgTable(
     index("recordings_tags_idx").using("gin", t.tags),
   ],
 );
+
+/**
+ * What an imported recording was uploaded as (a SaveAction or Chrome DevTools Recorder export),
+ * kept beside its canonical form to be downloaded again (GET /api/recordings/:id/source). A table
+ * of its own so that lists, and runs made from a recording, never read it. Values the canonical
+ * form keeps sealed (sensitive inputs) are "[redacted]" here: the importer removed them.
+ */
+export const recordingSources = pgTable("recording_sources", {
+  recordingId: text("recording_id")
+    .primaryKey()
+    .references(() => recordings.id, { onDelete: "cascade" }),
+  projectId: text("project_id")
+    .notNull()
+    .references(() => projects.id, { onDelete: "cascade" }),
+  /** The format it was in (never "conveyor": a canonical recording is its own original). */
+  format: text("format").notNull(),
+  /** `json`, not `jsonb`: kept as sent, its keys in their order. */
+  body: json("body").notNull(),
+  createdAt: timestamps.createdAt,
+});
 
 /**
  * A named group of recordings run together: explicit `recordingIds` (in that order) and/or every
@@ -505,6 +532,7 @@ export type Project = typeof projects.$inferSelect;
 export type ApiKey = typeof apiKeys.$inferSelect;
 export type RecordingRow = typeof recordings.$inferSelect;
 export type NewRecordingRow = typeof recordings.$inferInsert;
+export type RecordingSourceRow = typeof recordingSources.$inferSelect;
 export type Run = typeof runs.$inferSelect;
 export type Suite = typeof suites.$inferSelect;
 export type SuiteRun = typeof suiteRuns.$inferSelect;

@@ -76,7 +76,17 @@ export interface Recording {
   quarantine: { reason: string; until: string } | null;
   createdAt: string;
   updatedAt: string;
-  warnings?: { index?: number; actionId?: string; message: string }[];
+  /** What the import changed or left out (answered by POST /api/recordings only). */
+  warnings?: ImportWarning[];
+}
+
+/** Where: `index` in the upload's `actions` (SaveAction) or `steps` (Chrome DevTools Recorder), `path` as `steps[3]`. */
+export interface ImportWarning {
+  index?: number;
+  actionId?: string;
+  type?: string;
+  path?: string;
+  message: string;
 }
 
 export interface RecordingStats {

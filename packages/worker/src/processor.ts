@@ -19,6 +19,7 @@ import {
   type DbHandle,
   failUnfinishedRun,
   finishRun,
+  getProjectAllowExpressions,
   getProjectEgressAllow,
   noSuiteEffects,
   type RunOutcome,
@@ -244,10 +245,11 @@ export function createRunProcessor(deps: ProcessorDeps) {
       }
       // Read per run, so an allowlist changed with PATCH /api/projects/:id applies to the next run.
       const egressPolicy = withProjectAllow(deps.egressPolicy, await getProjectEgressAllow(db, projectId));
-      // The recording's own JavaScript (waitForExpression) runs only for a project that allows it,
-      // a project setting to be read here per run like the allowlist. Projects have no such setting
-      // yet, so none allows it: such an action ends the run errored, `expressions_disabled`.
-      const allowExpressions = false;
+      // The recording's own JavaScript (waitForExpression) runs only for a project that allows it
+      // (PATCH /api/projects/:id allowExpressions), read per run like the allowlist: otherwise
+      // such an action ends the run errored, `expressions_disabled`. The API refuses such
+      // recordings too; this also covers suites, schedules and a setting switched off since.
+      const allowExpressions = await getProjectAllowExpressions(db, projectId);
       result = await executeRecording(deps.pool, {
         egressPolicy,
         allowExpressions,

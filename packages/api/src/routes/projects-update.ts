@@ -36,6 +36,12 @@ export const updateProjectBody = z.strictObject({
       allow: z.array(z.string().min(1).max(300)).max(100),
     })
     .optional(),
+  /**
+   * Whether the project's recordings may run their own JavaScript in the page they test
+   * (waitForExpression steps of Chrome DevTools Recorder exports). Default false: such recordings
+   * are refused with 403.
+   */
+  allowExpressions: z.boolean().optional(),
 });
 
 export const projectResponse = z.object({
@@ -44,6 +50,9 @@ export const projectResponse = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   egress: z.object({ allow: z.array(z.string()) }),
+  allowExpressions: z
+    .boolean()
+    .describe("Recordings may run their own JavaScript in the page (waitForExpression); off by default"),
   limits: z
     .object({
       maxQueuedRuns: z.number().optional(),
@@ -88,7 +97,8 @@ export function registerProjectRoutes(
     {
       config: { auth: "admin" },
       schema: {
-        summary: "Change a project's settings (operator): its egress allowlist and its limits",
+        summary:
+          "Change a project's settings (operator): its egress allowlist, its limits, whether its recordings may run JavaScript",
         tags: ["projects"],
         security: [{ adminToken: [] }],
         params: idParams("project"),
@@ -102,17 +112,24 @@ export function registerProjectRoutes(
       const egressAllow =
         allow === undefined ? undefined : validateProjectAllow(allow, deps.egressPolicy, "body.egress.allow");
       const limits = request.body.limits === undefined ? undefined : ownLimits(request.body.limits);
+      const { allowExpressions } = request.body;
       const project = isWellFormed("project", id)
         ? await updateProject(deps.db.db, id, {
             ...(egressAllow === undefined ? {} : { egressAllow }),
             ...(limits === undefined ? {} : { limits }),
+            ...(allowExpressions === undefined ? {} : { allowExpressions }),
           })
         : null;
       if (!project) throw notFound(id);
       // Every API replica re-reads the project's limits on its next request.
       await deps.auth.forgetProject(id);
       request.log.info(
-        { projectId: id, egressAllow: project.egressAllow, limits: project.limits },
+        {
+          projectId: id,
+          egressAllow: project.egressAllow,
+          limits: project.limits,
+          allowExpressions: project.allowExpressions,
+        },
         "project settings changed",
       );
       return projectView(project);

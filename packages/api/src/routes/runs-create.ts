@@ -14,6 +14,7 @@ import {
   type CreatedRun,
   type CreateRunInput,
   type DbHandle,
+  getProjectAllowExpressions,
   getProjectEgressAllow,
   getRecording,
   MAX_TEST_RETRIES,
@@ -23,6 +24,7 @@ import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import { serializerCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { assertRecordingReachable } from "../egress-check.ts";
+import { assertExpressionsAllowed } from "../expression-check.ts";
 import { assertPriorityAllowed, assertRecordingSize } from "../limits-check.ts";
 import type { ProjectLimitsCache } from "../project-limits.ts";
 import type { RunQueue } from "../queue.ts";
@@ -35,7 +37,7 @@ export const createRunBody = z
   .strictObject({
     /** A stored recording to run. Exactly one of recordingId and recording. */
     recordingId: z.string().min(1).max(64).optional(),
-    /** An inline recording to run: canonical or a SaveAction export. */
+    /** An inline recording to run: canonical, a SaveAction export or a Chrome DevTools Recorder export. */
     recording: recordingInputSchema.optional(),
     /** 1 (most urgent) to 10; default 5. */
     priority: z.number().int().min(PRIORITY_MIN).max(PRIORITY_MAX).default(PRIORITY_DEFAULT),
@@ -129,10 +131,20 @@ export function registerCreateRun(app: FastifyInstance, deps: CreateRunDeps): vo
         await assertRecordingReachable(recording, "recording", deps.egressPolicy, () =>
           getProjectEgressAllow(deps.db.db, projectId),
         );
+        await assertExpressionsAllowed({ recording }, "recording", () =>
+          getProjectAllowExpressions(deps.db.db, projectId),
+        );
       } else {
         const imported = importRecordingInput(body.recording, "body.recording");
-        await assertRecordingReachable(imported.recording, "body.recording", deps.egressPolicy, () =>
-          getProjectEgressAllow(deps.db.db, projectId),
+        await assertExpressionsAllowed(imported, "body.recording", () =>
+          getProjectAllowExpressions(deps.db.db, projectId),
+        );
+        await assertRecordingReachable(
+          imported.recording,
+          "body.recording",
+          deps.egressPolicy,
+          () => getProjectEgressAllow(deps.db.db, projectId),
+          imported.actionSources,
         );
         recording = deps.secrets.sealRecording(imported.recording, "body.recording");
       }

@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: recordings spell variables as ${NAME}
 import { describe, expect, it } from "vitest";
 import type { RecordingInput } from "../recording.ts";
-import { detectFormat, importRecording } from "./detect.ts";
+import { detectFormat, expressionActions, importRecording } from "./detect.ts";
 import { RecordingImportError } from "./errors.ts";
 
 const CANONICAL: RecordingInput = {
@@ -98,7 +98,7 @@ describe("importRecording", () => {
         position: { x: 1, y: 1 },
       },
     ]);
-    expect(result.source?.actionCount).toBe(1);
+    expect(result.source).toMatchObject({ format: "saveaction", actionCount: 1 });
   });
 
   it("names an unknown canonical action type and the types that exist", () => {
@@ -130,5 +130,105 @@ describe("importRecording", () => {
       const error = importError(garbage);
       expect(error.message).toMatch(/Conveyor recording .*SaveAction recorder export/);
     }
+  });
+});
+
+describe("Chrome DevTools Recorder exports", () => {
+  const CHROME = {
+    title: "Checkout",
+    steps: [
+      { type: "setViewport", width: 1280, height: 720, deviceScaleFactor: 1, isMobile: false, hasTouch: false },
+      { type: "navigate", url: "https://shop.test/" },
+      { type: "click", selectors: [["aria/Buy"], ["#buy"]], offsetX: 1, offsetY: 1 },
+    ],
+  };
+
+  it("are recognised by their steps, with or without a title, and a single step on its own", () => {
+    expect(detectFormat(CHROME)).toBe("chrome-recorder");
+    expect(detectFormat({ steps: CHROME.steps })).toBe("chrome-recorder");
+    expect(detectFormat({ title: "x", steps: [] })).toBe("chrome-recorder");
+    expect(detectFormat({ type: "navigate", url: "https://shop.test/" })).toBe("chrome-recorder");
+    // A canonical action on its own is not a step: it has a selector.
+    expect(detectFormat({ type: "click", selector: "#buy" })).toBe("unknown");
+    expect(detectFormat({ steps: [{ command: "open" }] })).toBe("unknown");
+  });
+
+  it("import through the one entry point, with where each action came from", () => {
+    const result = importRecording(CHROME);
+    expect(result.format).toBe("chrome-recorder");
+    expect(result.recording.viewport).toEqual({ width: 1280, height: 720 });
+    expect(result.actionSources).toEqual(["steps[1]", "steps[2]"]);
+    expect(result.original).toBe(CHROME);
+  });
+
+  it("locate SaveAction warnings the same way", () => {
+    const result = importRecording({ ...SAVEACTION, actions: [...SAVEACTION.actions, { type: "teleport" }] });
+    expect(result.warnings).toEqual([
+      { index: 1, type: "teleport", path: "actions[1]", message: 'unknown action type "teleport"; dropped' },
+    ]);
+    expect(result.actionSources).toEqual(["actions[0]"]);
+  });
+
+  it("say which actions run JavaScript, by where they came from", () => {
+    const chrome = importRecording({
+      title: "x",
+      steps: [
+        { type: "navigate", url: "https://shop.test/" },
+        { type: "startTimespan" },
+        { type: "waitForExpression", expression: "window.ready" },
+      ],
+    });
+    expect(expressionActions(chrome)).toEqual([{ index: 1, path: "steps[2]" }]);
+    const canonical = importRecording({ name: "x", actions: [{ type: "waitForExpression", expression: "1" }] });
+    expect(expressionActions(canonical)).toEqual([{ index: 0, path: "actions[0]" }]);
+  });
+});
+
+describe("a body in no known format", () => {
+  it("is refused with what it looks like and what is accepted, first", () => {
+    const cases: [unknown, RegExp][] = [
+      [
+        { title: "x", steps: "all of them" },
+        /^This looks like a Chrome DevTools Recorder export, but it is not valid\./,
+      ],
+      [
+        [{ type: "navigate", url: "https://a.test/" }],
+        /^This looks like the steps of a Chrome DevTools Recorder export without the recording around them/,
+      ],
+      [
+        [{ type: "click", selector: "#a" }],
+        /^This looks like the actions of a Conveyor recording without the recording/,
+      ],
+      [
+        { id: "x", version: "2.0", name: "suite", tests: [{ id: "t", commands: [] }], suites: [] },
+        /^This looks like a Selenium IDE project/,
+      ],
+      [{ log: { version: "1.2", entries: [] } }, /^This looks like an HTTP Archive \(HAR\)/],
+      [{ name: "flow", steps: [{ lhr: {}, name: "step" }] }, /^This looks like a Lighthouse user-flow report/],
+      [
+        { version: 8, type: "context-options", browserName: "chromium" },
+        /^This looks like an event of a Playwright trace/,
+      ],
+      [{ config: {}, suites: [], stats: {}, errors: [] }, /^This looks like a Playwright test report/],
+      [{ e2e: { baseUrl: "http://localhost" } }, /^This looks like a Cypress configuration file/],
+      [{ hello: "world" }, /^Not a recording in a known format: its fields are "hello"/],
+      [{}, /^Not a recording: the body is an empty object\./],
+      ["recording", /^Not a recording: the body is a string, not a JSON object\./],
+    ];
+    for (const [body, message] of cases) {
+      const error = importError(body);
+      expect(error.unknownFormat, JSON.stringify(body)).toBe(true);
+      expect(error.message).toMatch(message);
+      expect(error.message).toMatch(
+        /Conveyor accepts a Conveyor recording .* a SaveAction recorder export .* a Chrome DevTools Recorder export/,
+      );
+    }
+  });
+
+  it("a Chrome export that fails is named as one; almost-recordings keep their first wrong field", () => {
+    const chrome = importError({ title: "x", steps: [{ type: "navigate" }, { type: "customStep", name: "a" }] });
+    expect(chrome.unknownFormat).toBe(false);
+    expect(chrome.issues.map((issue) => issue.path)).toEqual(["steps[0].url", "steps[1]"]);
+    expect(importError({ name: "x", actions: [{ type: "teleport" }] }).unknownFormat).toBe(false);
   });
 });

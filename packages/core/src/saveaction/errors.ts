@@ -14,11 +14,17 @@ export interface ImportIssue {
  */
 export class RecordingImportError extends Error {
   readonly issues: ImportIssue[];
+  /**
+   * The body is in no format the importers recognise: the message says what it looks like and
+   * what is accepted, and is worth more than any field path (the API leads with it).
+   */
+  readonly unknownFormat: boolean;
 
-  constructor(summary: string, issues: ImportIssue[]) {
+  constructor(summary: string, issues: ImportIssue[], options: { unknownFormat?: boolean } = {}) {
     super(describeIssues(summary, issues));
     this.name = "RecordingImportError";
     this.issues = issues;
+    this.unknownFormat = options.unknownFormat ?? false;
   }
 }
 

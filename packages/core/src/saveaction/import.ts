@@ -8,6 +8,7 @@ import {
   recordingSchema,
   type SelectorCandidate,
 } from "../recording.ts";
+import { REDACTED } from "../secrets.ts";
 import { formatPath, type ImportIssue, MAX_REPORTED_ISSUES, RecordingImportError, zodIssues } from "./errors.ts";
 import {
   anyActionSchema,
@@ -20,14 +21,25 @@ import {
 } from "./schema.ts";
 import { ancestorTags, buildCandidates, type CandidateResult, type CandidateSources, elementKey } from "./selectors.ts";
 
-/** Something the import changed or left out that the user should know about. */
+/**
+ * Something the import changed or left out that the user should know about. Every importer
+ * (SaveAction, Chrome DevTools Recorder) reports in this shape.
+ */
 export interface ImportWarning {
-  /** Position of the source action in the export's `actions`; absent for recording-level warnings. */
+  /**
+   * Position of the source action or step in the export's list (SaveAction's `actions`, Chrome
+   * DevTools Recorder's `steps`); absent for recording-level warnings.
+   */
   index?: number;
-  /** The source action's `id` (`act_007`). */
+  /** The source action's `id` (`act_007`; SaveAction only). */
   actionId?: string;
-  /** The source action's `type`. */
+  /** The source action's or step's `type`. */
   type?: string;
+  /**
+   * Where in the upload, as import issues name it (`actions[3]`, `steps[3]`, `title`);
+   * {@link importRecording} sets it on every warning that has an `index`.
+   */
+  path?: string;
   message: string;
 }
 
@@ -92,6 +104,13 @@ export interface ImportResult {
   recording: Recording;
   warnings: ImportWarning[];
   source: ImportSource;
+  /** For each canonical action, the source action it came from (the first, when several merged): `actions[3]`. */
+  actionSources: string[];
+  /**
+   * The upload as received (wrapper included), but for the values the canonical recording does
+   * not keep in clear: those of sensitive inputs and of inputs bound to a variable, {@link REDACTED}.
+   */
+  original: unknown;
 }
 
 /**
@@ -193,7 +212,22 @@ export function importSaveAction(input: unknown): ImportResult {
   if (issues.length > 0) {
     throw new RecordingImportError("Not a valid SaveAction recording", issues.slice(0, MAX_REPORTED_ISSUES));
   }
-  return new Converter(recording, parsed, warnings).convert();
+  const converter = new Converter(recording, parsed, warnings);
+  const result = converter.convert();
+  return { ...result, original: redactValues(input, converter.secretIndexes) };
+}
+
+/** A copy of the upload with the `value` of the actions at `indexes` redacted (the upload itself when none). */
+function redactValues(input: unknown, indexes: ReadonlySet<number>): unknown {
+  if (indexes.size === 0) return input;
+  const copy = structuredClone(input);
+  const body = unwrapSaveActionUpload(copy);
+  const actions = isRecord(body) && Array.isArray(body.actions) ? (body.actions as unknown[]) : [];
+  for (const index of indexes) {
+    const action = actions[index];
+    if (isRecord(action) && "value" in action) action.value = REDACTED;
+  }
+  return copy;
 }
 
 const NO_CANDIDATES: CandidateResult = { candidates: [], unknownStrategies: [] };
@@ -352,6 +386,8 @@ class Converter {
   private readonly actions: Action[] = [];
   /** Source index of each canonical action, to point validation errors at the export. */
   private readonly sourceIndexes: number[] = [];
+  /** Source actions whose `value` the canonical recording does not keep in clear (see {@link ImportResult.original}). */
+  readonly secretIndexes = new Set<number>();
   private readonly dropped: DroppedAction[] = [];
   private readonly usedIds = new Set<string>();
   private readonly variableNames = new Map<string, { sensitive: boolean; description?: string }>();
@@ -375,7 +411,7 @@ class Converter {
     for (const entry of parsed) this.byIndex.set(entry.kind === "known" ? entry.value.index : entry.index, entry);
   }
 
-  convert(): ImportResult {
+  convert(): Omit<ImportResult, "original"> {
     this.declareVariables();
     for (const entry of this.parsed) {
       if (entry.kind === "unknown") {
@@ -444,6 +480,7 @@ class Converter {
         mergedInputs: count("merged-input"),
         dropped: this.dropped,
       },
+      actionSources: this.sourceIndexes.map((index) => `actions[${index}]`),
     };
   }
 
@@ -585,6 +622,7 @@ class Converter {
     // A field bound to a variable stays bound: no partial or final literal survives.
     const variable = named ?? run?.variable;
     const sensitive = action.isSensitive === true || (run?.sensitive ?? false);
+    if (sensitive || variable !== undefined) this.secretIndexes.add(parsed.index);
     if (variable !== undefined) {
       const known = this.variableNames.get(variable);
       this.variableNames.set(variable, { ...known, sensitive: (known?.sensitive ?? false) || sensitive });

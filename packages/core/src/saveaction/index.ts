@@ -1,5 +1,13 @@
-// The SaveAction recorder importer: docs/recording-import.md describes the mapping.
-export { detectFormat, type ImportedRecording, importRecording, type RecordingFormat } from "./detect.ts";
+// The SaveAction recorder importer, and the entry point for every format (detect.ts):
+// docs/recording-import.md describes the mappings.
+export {
+  detectFormat,
+  expressionActions,
+  type ImportedRecording,
+  importRecording,
+  RECORDING_FORMATS,
+  type RecordingFormat,
+} from "./detect.ts";
 export { type ImportIssue, RecordingImportError } from "./errors.ts";
 export {
   type DroppedAction,

@@ -44,14 +44,17 @@ export async function getProject(db: Db, projectId: string): Promise<Project | n
 export async function updateProject(
   db: Db,
   projectId: string,
-  changes: { egressAllow?: string[]; limits?: ProjectLimitsRow },
+  changes: { egressAllow?: string[]; limits?: ProjectLimitsRow; allowExpressions?: boolean },
 ): Promise<Project | null> {
-  if (changes.egressAllow === undefined && changes.limits === undefined) return getProject(db, projectId);
+  if (changes.egressAllow === undefined && changes.limits === undefined && changes.allowExpressions === undefined) {
+    return getProject(db, projectId);
+  }
   const [row] = await db
     .update(projects)
     .set({
       ...(changes.egressAllow === undefined ? {} : { egressAllow: changes.egressAllow }),
       ...(changes.limits === undefined ? {} : { limits: changes.limits }),
+      ...(changes.allowExpressions === undefined ? {} : { allowExpressions: changes.allowExpressions }),
     })
     .where(eq(projects.id, projectId))
     .returning();
@@ -72,4 +75,17 @@ export async function getProjectEgressAllow(db: Db, projectId: string): Promise<
     .where(eq(projects.id, projectId))
     .limit(1);
   return row?.egressAllow ?? [];
+}
+
+/**
+ * Whether the project's recordings may run their own JavaScript in the page (waitForExpression);
+ * false for an unknown project. Read per run, so a change applies to the next run.
+ */
+export async function getProjectAllowExpressions(db: Db, projectId: string): Promise<boolean> {
+  const [row] = await db
+    .select({ allowExpressions: projects.allowExpressions })
+    .from(projects)
+    .where(eq(projects.id, projectId))
+    .limit(1);
+  return row?.allowExpressions ?? false;
 }

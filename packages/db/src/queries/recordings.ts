@@ -5,21 +5,48 @@
 import { newId, type RecordingInput } from "@conveyor/core";
 import { and, arrayContains, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "../client.ts";
-import { type RecordingRow, recordings } from "../schema.ts";
+import { type RecordingRow, type RecordingSourceRow, recordingSources, recordings } from "../schema.ts";
 import { beforeCursor, type Page, toPage } from "./pagination.ts";
 
+/**
+ * Stores a recording; with `original`, also what it was uploaded as (an imported export), in the
+ * same transaction.
+ */
 export async function insertRecording(
   db: Db,
   projectId: string,
-  input: { name: string; recording: RecordingInput; sourceFormat: string; actionCount: number },
+  input: { name: string; recording: RecordingInput; sourceFormat: string; actionCount: number; original?: unknown },
 ): Promise<RecordingRow> {
+  const { original, ...fields } = input;
   const now = new Date();
+  const insert = async (tx: Db): Promise<RecordingRow> => {
+    const [row] = await tx
+      .insert(recordings)
+      .values({ id: newId("recording", now.getTime()), projectId, createdAt: now, updatedAt: now, ...fields })
+      .returning();
+    if (!row) throw new Error("insert into recordings returned no row");
+    if (original !== undefined) {
+      await tx
+        .insert(recordingSources)
+        .values({ recordingId: row.id, projectId, format: fields.sourceFormat, body: original, createdAt: now });
+    }
+    return row;
+  };
+  return original === undefined ? insert(db) : db.transaction(insert);
+}
+
+/** What a recording was uploaded as, when it was imported from another format; null otherwise. */
+export async function getRecordingSource(
+  db: Db,
+  projectId: string,
+  recordingId: string,
+): Promise<Pick<RecordingSourceRow, "format" | "body"> | null> {
   const [row] = await db
-    .insert(recordings)
-    .values({ id: newId("recording", now.getTime()), projectId, createdAt: now, updatedAt: now, ...input })
-    .returning();
-  if (!row) throw new Error("insert into recordings returned no row");
-  return row;
+    .select({ format: recordingSources.format, body: recordingSources.body })
+    .from(recordingSources)
+    .where(and(eq(recordingSources.projectId, projectId), eq(recordingSources.recordingId, recordingId)))
+    .limit(1);
+  return row ?? null;
 }
 
 export async function getRecording(db: Db, projectId: string, id: string): Promise<RecordingRow | null> {

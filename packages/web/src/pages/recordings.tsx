@@ -2,6 +2,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type ChangeEvent, type DragEvent, type FormEvent, useCallback, useRef, useState } from "react";
 import {
   api,
+  type ImportWarning,
   listAll,
   type Recording,
   type RecordingDetail,
@@ -39,7 +40,9 @@ export function Recordings() {
       try {
         body = JSON.parse(await file.text());
       } catch {
-        throw new Error(`${file.name} is not JSON: export the recording as JSON (SaveAction or Conveyor format)`);
+        throw new Error(
+          `${file.name} is not JSON: export the recording as JSON (Conveyor, SaveAction or Chrome DevTools Recorder format)`,
+        );
       }
       return api<Recording>("/api/recordings", { method: "POST", body });
     },
@@ -69,8 +72,8 @@ export function Recordings() {
               The importer says:
               <ul>
                 {uploaded.warnings.map((warning) => (
-                  <li key={`${warning.index ?? ""}-${warning.message}`}>
-                    {warning.index !== undefined ? `Action ${warning.index + 1}: ` : ""}
+                  <li key={`${warning.path ?? warning.index ?? ""}-${warning.message}`}>
+                    {warningPlace(warning)}
                     {warning.message}
                   </li>
                 ))}
@@ -412,6 +415,11 @@ function VariablesForm({
 function sentence(text: string | undefined): string {
   if (!text) return "";
   return /[.!?]$/.test(text.trim()) ? `${text.trim()} ` : `${text.trim()}. `;
+
+/** Where an import warning is: "Step 4: " of a Chrome DevTools Recorder export, "Action 4: " of a SaveAction one. */
+function warningPlace(warning: ImportWarning): string {
+  if (warning.index === undefined) return "";
+  return `${warning.path?.startsWith("steps[") ? "Step" : "Action"} ${warning.index + 1}: `;
 }
 
 function DropZone({ onFile, busy }: { onFile: (file: File) => void; busy: boolean }) {
@@ -439,7 +447,7 @@ function DropZone({ onFile, busy }: { onFile: (file: File) => void; busy: boolea
       onDragLeave={() => setOver(false)}
       onDrop={drop}
     >
-      <p>Drop a SaveAction export or a Conveyor recording (JSON) here, or</p>
+      <p>Drop a Conveyor recording, a SaveAction export or a Chrome DevTools Recorder export (JSON) here, or</p>
       <button type="button" onClick={() => input.current?.click()} disabled={busy}>
         {busy ? "Uploading…" : "Choose a file"}
       </button>
