@@ -275,7 +275,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerGetRecording(app, { db: options.db });
   registerExportRecording(app, { db: options.db, defaults: options.defaults });
   registerDeleteRecording(app, { db: options.db });
-  registerUpdateRecording(app, { db: options.db, secrets });
+  registerUpdateRecording(app, { db: options.db });
   registerRecordingStats(app, { db: options.db });
   registerQuarantineRoutes(app, { db: options.db });
   const failpoints = new Set(options.failpoints ?? []);
