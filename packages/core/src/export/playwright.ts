@@ -298,8 +298,14 @@ class PlaywrightWriter {
   element(scope: Scope, selector: ActionOf<"click">["selector"], options: { all?: boolean } = {}): string {
     const [best, ...others] = candidatesOf(selector);
     if (best === undefined) return `${scope.elements}.locator(":root")`;
-    for (const other of others) this.comment(`also: ${this.candidate(scope.elements, other)}`);
     const locator = this.candidate(scope.elements, best);
+    // Candidates the recorder wrote twice (an id as id and as css) are shown once.
+    const shown = new Set([locator]);
+    for (const other of others) {
+      const alternative = this.candidate(scope.elements, other);
+      if (!shown.has(alternative)) this.comment(`also: ${alternative}`);
+      shown.add(alternative);
+    }
     const sure = best.confidence !== undefined && best.confidence >= HIGH_CONFIDENCE;
     return options.all || sure ? locator : `${locator}.first()`;
   }
