@@ -4,14 +4,16 @@
  * `playwright test` (a real child process, @playwright/test's own CLI) against the fixture site,
  * in Chromium; a broken variant fails naming the expectation; a sensitive value is never in the
  * file, which reads it from the environment (without it, the test stops and names the variable).
- * The exported files also typecheck.
+ * The exported files also typecheck. `pnpm replay --export` (a real process) prints the same
+ * files for a recording on disk, SaveAction exports included, without launching a browser; the
+ * SaveAction tour it exports passes in Playwright too.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { exportRecording, type RecordingInput, recordingSchema } from "@conveyor/core";
+import { exportRecording, importRecording, type RecordingInput, recordingSchema } from "@conveyor/core";
 import { resolveChromium } from "@conveyor/runner";
 import { type FixtureSite, startFixtureSite } from "@conveyor/testing/fixture-site";
 import { ROOT } from "@conveyor/testing/processes";
@@ -339,5 +341,64 @@ describe("a recording exported as a Playwright test", () => {
     );
     expect(result.code, result.output).not.toBe(0);
     expect(result.output).toContain("Set the environment variable PASSWORD");
+  });
+});
+
+describe("pnpm replay --export", () => {
+  /** The SaveAction recorder's tour of the fixture site, as the recorder exported it. */
+  function tourFile(): string {
+    const file = join(dir, "site-tour.json");
+    const template = readFileSync(join(ROOT, "test/fixtures/saveaction-site/site-tour.json"), "utf8");
+    writeFileSync(file, template.replaceAll("{{SITE}}", site.url));
+    return file;
+  }
+
+  async function replayExport(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      const { stdout, stderr } = await run(
+        process.execPath,
+        ["packages/cli/src/bin/conveyor.ts", "replay", ...args],
+        // A Chromium that does not exist: an export that tried to launch one would fail.
+        { cwd: ROOT, timeout: 60_000, env: { ...process.env, CHROMIUM_PATH: "/nonexistent/chromium" } },
+      );
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  }
+
+  // Four processes: on a loaded machine each takes seconds to start.
+  it("prints each format to stdout, warnings to stderr, without a browser", { timeout: 150_000 }, async () => {
+    const file = tourFile();
+    const { recording } = importRecording(JSON.parse(readFileSync(file, "utf8")));
+
+    const playwright = await replayExport(["--export", "playwright", file, "--timeout", "9000"]);
+    expect(playwright.code, playwright.stderr).toBe(0);
+    expect(playwright.stdout).toBe(exportRecording(recording, "playwright", { actionTimeoutMs: 9000 }).content);
+    expect(playwright.stdout).toContain('test("Fixture site tour", async ({ page, context }) => {');
+
+    const recorder = await replayExport(["--export", "chrome-recorder", file]);
+    expect(recorder.code, recorder.stderr).toBe(0);
+    expect(JSON.parse(recorder.stdout).title).toBe("Fixture site tour");
+    // The tour's password variable has no value to write: named on stderr.
+    expect(recorder.stderr).toMatch(/warning: .*\$\{PASSWORD\} is left as written/);
+
+    const conveyor = await replayExport(["--export", "conveyor", file]);
+    expect(conveyor.code, conveyor.stderr).toBe(0);
+    expect(JSON.parse(conveyor.stdout).actions).toHaveLength(recording.actions.length);
+
+    const unknown = await replayExport(["--export", "cypress", file]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('--export expects one of playwright, chrome-recorder, conveyor, got "cypress"');
+    expect(unknown.stdout).toBe("");
+  });
+
+  it("exports the SaveAction tour as a Playwright test that passes", { timeout: 200_000 }, async () => {
+    const exported = await replayExport(["--export", "playwright", tourFile()]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const result = await playwrightTest({ "tour.spec.ts": exported.stdout }, { PASSWORD: SECRET_PASSWORD });
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toMatch(/1 passed/);
   });
 });

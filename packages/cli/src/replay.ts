@@ -1,25 +1,32 @@
 import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { LocalArtifactStore } from "@conveyor/artifacts";
-import { importRecording, RecordingImportError, type RunOptionsInput, runOptionsSchema } from "@conveyor/core";
 import {
-  type ActionResult,
-  BrowserPool,
-  ChromiumNotFoundError,
-  executeRecording,
-  resolveChromium,
-} from "@conveyor/runner";
+  EXPORT_FORMATS,
+  exportRecording,
+  importRecording,
+  isExportFormat,
+  RecordingImportError,
+  type RunOptionsInput,
+  runOptionsSchema,
+} from "@conveyor/core";
+import type { ActionResult } from "@conveyor/runner";
 
 /**
  * `conveyor replay recording.json`: replays a recording (Conveyor or SaveAction format) locally,
  * without the service, printing each action's result — for authoring and debugging recordings.
  * Exit code: 0 passed, 1 failed, 2 errored or bad usage.
+ *
+ * `conveyor replay --export FORMAT recording.json`: prints the recording as another tool's file
+ * instead (docs/recording-export.md), without launching a browser. Exit code 0, or 2.
  */
 
 const USAGE = `Usage: conveyor replay <recording.json> [options]
+       conveyor replay --export ${EXPORT_FORMATS.join("|")} <recording.json> [--timeout MS]
 
 Options:
+  --export FORMAT         print the recording as a ${EXPORT_FORMATS.join(", ")} file instead of replaying it
+                          (warnings on stderr; no browser is launched)
   --var NAME=VALUE        a value for \${NAME} (repeatable)
   --timing fast|realtime  replay pacing (default fast)
   --speed N               realtime speed multiplier (default 1)
@@ -67,6 +74,7 @@ export async function replay(argv: string[], io: ReplayIo): Promise<number> {
         artifacts: { type: "string" },
         headed: { type: "boolean" },
         json: { type: "boolean" },
+        export: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -80,6 +88,11 @@ export async function replay(argv: string[], io: ReplayIo): Promise<number> {
     return values.help ? 0 : 2;
   }
   const file = resolve(io.cwd, String(positionals[0]));
+  const exportFormat = values.export === undefined ? undefined : String(values.export);
+  if (exportFormat !== undefined && !isExportFormat(exportFormat)) {
+    io.err(`--export expects one of ${EXPORT_FORMATS.join(", ")}, got "${exportFormat}"`);
+    return 2;
+  }
 
   const variables: Record<string, string> = {};
   for (const pair of (values.var as string[] | undefined) ?? []) {
@@ -119,6 +132,19 @@ export async function replay(argv: string[], io: ReplayIo): Promise<number> {
   }
   for (const warning of recording.warnings) io.err(`warning: ${warning.message}`);
 
+  if (exportFormat !== undefined) {
+    const exported = exportRecording(recording.recording, exportFormat, { actionTimeoutMs });
+    for (const warning of exported.warnings) {
+      const where = warning.index === undefined ? "" : `action ${warning.index + 1} (${warning.type}): `;
+      io.err(`warning: ${where}${warning.message}`);
+    }
+    io.out(exported.content.replace(/\n$/, ""));
+    return 0;
+  }
+
+  // Loaded only to replay (Playwright is most of the start-up time): an export needs none of it.
+  const [{ BrowserPool, ChromiumNotFoundError, executeRecording, resolveChromium }, { LocalArtifactStore }] =
+    await Promise.all([import("@conveyor/runner"), import("@conveyor/artifacts")]);
   let chromium: ReturnType<typeof resolveChromium>;
   try {
     chromium = resolveChromium(io.chromiumPath ? { chromiumPath: io.chromiumPath } : {});
