@@ -133,6 +133,23 @@ class RecorderWriter {
     return undefined;
   }
 
+  /** Like elementExpression, for every element the candidate matches: an array expression. */
+  elementsExpression(selectors: string[]): string {
+    return `[...document.querySelectorAll(${JSON.stringify(selectors.join(", "))})]`;
+  }
+
+  /** The CSS selectors of a selector's candidates, when every one has one (for visibility checks). */
+  cssOf(selector: ActionOf<"click">["selector"]): string[] | undefined {
+    const css: string[] = [];
+    for (const candidate of candidatesOf(selector)) {
+      if (candidate.within !== undefined || candidate.strategy === "pierce") return undefined;
+      const one = candidateCss(candidate.strategy, this.text(candidate.value));
+      if (one === undefined) return undefined;
+      css.push(one);
+    }
+    return css;
+  }
+
   /** The fields every step of this action has: frame, target, timeout. */
   base(action: Action, index: number, options: { frame?: boolean } = { frame: true }): Record<string, unknown> {
     const fields: Record<string, unknown> = {};
@@ -343,21 +360,46 @@ function writeAction(w: RecorderWriter, action: Action, index: number): void {
       });
       return;
     }
-    case "modal":
+    case "modal": {
       // Only visible dialogs count, as in Conveyor: a closed one may stay in the page, hidden.
+      // @puppeteer/replay counts hidden elements too (its `visible` inverts the whole check), so the
+      // check is an expression wherever CSS can name the dialog.
+      const css = action.selector === undefined ? DEFAULT_MODAL_SELECTORS : w.cssOf(action.selector);
+      if (css !== undefined) {
+        const open = `${w.elementsExpression(css)}.some((element) => element.checkVisibility())`;
+        w.steps.push({
+          type: "waitForExpression",
+          ...w.base(action, index),
+          expression: action.state === "open" ? open : `!${open}`,
+        });
+        return;
+      }
+      w.warn(
+        "waits for a dialog only text, role or ARIA can find: written as a waitForElement, which @puppeteer/replay also satisfies with a hidden one",
+        action,
+        index,
+      );
       w.steps.push({
         type: "waitForElement",
         ...w.base(action, index),
-        selectors: action.selector === undefined ? [...DEFAULT_MODAL_SELECTORS] : w.selectors(action.selector),
+        selectors: w.selectors(action.selector ?? DEFAULT_MODAL_SELECTORS.join(", ")),
         operator: action.state === "open" ? ">=" : "==",
         count: action.state === "open" ? 1 : 0,
         visible: true,
       });
       return;
+    }
     case "assert":
       writeAssert(w, action, index);
       return;
     case "waitForElement":
+      if (action.visible === false) {
+        w.warn(
+          "counts hidden elements: @puppeteer/replay reads visible: false as waiting until the count no longer holds",
+          action,
+          index,
+        );
+      }
       // Operator and count always written: the Recorder's documented default operator is "==", Conveyor's ">=".
       w.steps.push({
         type: "waitForElement",
@@ -430,8 +472,19 @@ function writeAssert(w: RecorderWriter, action: ActionOf<"assert">, index: numbe
     case "pageLoad":
       wait(`document.readyState === "complete"`);
       return;
-    case "elementVisible":
+    case "elementVisible": {
       if (action.selector === undefined) return;
+      // As for modals: @puppeteer/replay's waitForElement would also pass for a hidden element.
+      const element = w.elementExpression(action.selector);
+      if (element !== undefined) {
+        wait(`${element}?.checkVisibility() === true`);
+        return;
+      }
+      w.warn(
+        "checks an element only text, role or ARIA can find: written as a waitForElement, which @puppeteer/replay also satisfies with a hidden one",
+        action,
+        index,
+      );
       w.steps.push({
         type: "waitForElement",
         ...base,
@@ -441,6 +494,7 @@ function writeAssert(w: RecorderWriter, action: ActionOf<"assert">, index: numbe
         visible: true,
       });
       return;
+    }
     case "elementHasValue":
       if (action.selector === undefined) return;
       w.steps.push({

@@ -213,6 +213,9 @@ describe("exportPlaywright", () => {
           { type: "click", selector: "#inner-button", frame: [0, 1], target: "https://shop.test/popup" },
           { type: "waitForExpression", expression: "true", frame: "#frame" },
           { type: "scroll", y: 40, frame: "#frame" },
+          // The page's own: the frame they name is not waited for.
+          { type: "navigate", url: "https://shop.test/next", frame: [3] },
+          { type: "assert", check: "urlContains", expected: "/next", frame: [3] },
         ],
       }),
     );
@@ -225,6 +228,9 @@ describe("exportPlaywright", () => {
     expect(content).toContain('const frame3 = await frameOf(page, ["#frame"], 15_000);');
     expect(content).toContain('await frame3.waitForFunction("true", undefined, { timeout: 15_000 });');
     expect(content).toContain('await page.frameLocator("#frame").locator(":root").evaluate((root, { x, y })');
+    expect(content).toContain('await page.goto("https://shop.test/next");');
+    expect(content).not.toContain("frame5");
+    expect(content).not.toContain("frame6");
     expect(content).toContain("async function pageWithUrl(");
     expect(content).toContain("async function frameAt(");
     expect(syntaxErrors(content)).toEqual([]);

@@ -415,6 +415,26 @@ function writeAction(w: PlaywrightWriter, action: Action, index: number): void {
   writeSteps(w, action, index);
 }
 
+/**
+ * Whether an action acts on the page as a whole, whatever frame it names (the runner ignores it):
+ * opening a URL, closing, emulation, a key sent to whatever has focus, URL and title checks.
+ */
+function isPageLevel(action: Action): boolean {
+  switch (action.type) {
+    case "navigate":
+    case "close":
+    case "emulateNetwork":
+    case "setViewport":
+      return true;
+    case "keypress":
+      return action.selector === undefined;
+    case "assert":
+      return action.check === "urlMatch" || action.check === "urlContains" || action.check === "pageTitle";
+    default:
+      return false;
+  }
+}
+
 /** Declares the action's page and frame when it names them, and says how to reach them. */
 function scopeOf(w: PlaywrightWriter, action: Action, index: number): Scope {
   const n = index + 1;
@@ -425,7 +445,7 @@ function scopeOf(w: PlaywrightWriter, action: Action, index: number): Scope {
     page = `page${n}`;
     w.line(`const ${page} = await pageWithUrl(context, ${w.str(action.target)}, ${timeout});`);
   }
-  const frame = action.frame;
+  const frame = isPageLevel(action) ? undefined : action.frame;
   if (typeof frame === "string") {
     const iframes = frameSelectors(frame);
     const elements = iframes.reduce((scope, selector) => `${scope}.frameLocator(${w.str(selector)})`, page);
