@@ -34,6 +34,7 @@ import { registerCreateProject } from "./routes/projects-create.ts";
 import { registerProjectRoutes } from "./routes/projects-update.ts";
 import { registerCreateRecording } from "./routes/recordings-create.ts";
 import { registerDeleteRecording } from "./routes/recordings-delete.ts";
+import { registerExportRecording } from "./routes/recordings-export.ts";
 import { registerGetRecording } from "./routes/recordings-get.ts";
 import { registerListRecordings } from "./routes/recordings-list.ts";
 import { registerQuarantineRoutes } from "./routes/recordings-quarantine.ts";
@@ -274,6 +275,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerListRecordings(app, { db: options.db });
   registerGetRecording(app, { db: options.db });
   registerGetRecordingSource(app, { db: options.db });
+  registerExportRecording(app, { db: options.db, defaults: options.defaults });
   registerDeleteRecording(app, { db: options.db });
   registerUpdateRecording(app, { db: options.db, secrets });
   registerRecordingStats(app, { db: options.db });

@@ -1,32 +1,34 @@
 import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { LocalArtifactStore } from "@conveyor/artifacts";
 import {
+  EXPORT_FORMATS,
+  exportRecording,
   expressionActions,
   type ImportWarning,
   importRecording,
+  isExportFormat,
   RecordingImportError,
   type RunOptionsInput,
   runOptionsSchema,
 } from "@conveyor/core";
-import {
-  type ActionResult,
-  BrowserPool,
-  ChromiumNotFoundError,
-  executeRecording,
-  resolveChromium,
-} from "@conveyor/runner";
+import type { ActionResult } from "@conveyor/runner";
 
 /**
  * `conveyor replay recording.json`: replays a recording (Conveyor, SaveAction or Chrome DevTools
  * Recorder format) locally, without the service, printing each action's result — for authoring
  * and debugging recordings. Exit code: 0 passed, 1 failed, 2 errored or bad usage.
+ *
+ * `conveyor replay --export FORMAT recording.json`: prints the recording as another tool's file
+ * instead (docs/recording-export.md), without launching a browser. Exit code 0, or 2.
  */
 
 const USAGE = `Usage: conveyor replay <recording.json> [options]
+       conveyor replay --export ${EXPORT_FORMATS.join("|")} <recording.json> [--timeout MS]
 
 Options:
+  --export FORMAT         print the recording as a ${EXPORT_FORMATS.join(", ")} file instead of replaying it
+                          (warnings on stderr; no browser is launched)
   --var NAME=VALUE        a value for \${NAME} (repeatable)
   --timing fast|realtime  replay pacing (default fast)
   --speed N               realtime speed multiplier (default 1)
@@ -38,8 +40,6 @@ Options:
   --allow-expressions     let waitForExpression actions run their JavaScript in the page
                           (refused without it, as for a project that does not allow them)
   --headed                show the browser window
-  --allow-expressions     let waitForExpression steps run the recording's JavaScript in the
-                          page (without it, a recording holding one is refused)
   --json                  print the result as JSON instead of lines`;
 
 export interface ReplayIo {
@@ -83,8 +83,8 @@ export async function replay(argv: string[], io: ReplayIo): Promise<number> {
         artifacts: { type: "string" },
         "allow-expressions": { type: "boolean" },
         headed: { type: "boolean" },
-        "allow-expressions": { type: "boolean" },
         json: { type: "boolean" },
+        export: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -98,6 +98,11 @@ export async function replay(argv: string[], io: ReplayIo): Promise<number> {
     return values.help ? 0 : 2;
   }
   const file = resolve(io.cwd, String(positionals[0]));
+  const exportFormat = values.export === undefined ? undefined : String(values.export);
+  if (exportFormat !== undefined && !isExportFormat(exportFormat)) {
+    io.err(`--export expects one of ${EXPORT_FORMATS.join(", ")}, got "${exportFormat}"`);
+    return 2;
+  }
 
   const variables: Record<string, string> = {};
   for (const pair of (values.var as string[] | undefined) ?? []) {
@@ -136,6 +141,16 @@ export async function replay(argv: string[], io: ReplayIo): Promise<number> {
     return 2;
   }
   for (const warning of recording.warnings) io.err(`warning: ${describeWarning(warning)}`);
+  if (exportFormat !== undefined) {
+    const exported = exportRecording(recording.recording, exportFormat, { actionTimeoutMs });
+    for (const warning of exported.warnings) {
+      const where = warning.index === undefined ? "" : `action ${warning.index + 1} (${warning.type}): `;
+      io.err(`warning: ${where}${warning.message}`);
+    }
+    io.out(exported.content.replace(/\n$/, ""));
+    return 0;
+  }
+
   const allowExpressions = values["allow-expressions"] === true;
   const expression = expressionActions(recording)[0];
   if (expression !== undefined && !allowExpressions) {
@@ -146,6 +161,9 @@ export async function replay(argv: string[], io: ReplayIo): Promise<number> {
     return 2;
   }
 
+  // Loaded only to replay (Playwright is most of the start-up time): an export needs none of it.
+  const [{ BrowserPool, ChromiumNotFoundError, executeRecording, resolveChromium }, { LocalArtifactStore }] =
+    await Promise.all([import("@conveyor/runner"), import("@conveyor/artifacts")]);
   let chromium: ReturnType<typeof resolveChromium>;
   try {
     chromium = resolveChromium(io.chromiumPath ? { chromiumPath: io.chromiumPath } : {});

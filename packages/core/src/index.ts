@@ -6,6 +6,7 @@ export * from "./digest.ts";
 export * from "./egress/index.ts";
 export * from "./env.ts";
 export * from "./errors.ts";
+export * from "./export/index.ts";
 export * from "./ids.ts";
 export * from "./jobs.ts";
 export * from "./logger.ts";

@@ -415,6 +415,7 @@ function VariablesForm({
 function sentence(text: string | undefined): string {
   if (!text) return "";
   return /[.!?]$/.test(text.trim()) ? `${text.trim()} ` : `${text.trim()}. `;
+}
 
 /** Where an import warning is: "Step 4: " of a Chrome DevTools Recorder export, "Action 4: " of a SaveAction one. */
 function warningPlace(warning: ImportWarning): string {
