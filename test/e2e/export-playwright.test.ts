@@ -246,11 +246,19 @@ function framesAndPages() {
       },
       { type: "assert", check: "pageLoad", frame: "#frame" },
       { type: "assert", check: "containsText", frame: "#frame", expected: "inner: indexed" },
-      { type: "navigate", url: `${site.url}/popup?target=${encodeURIComponent(site.url)}` },
+      // The popup opens `<target>/popup`: here /lists?/popup, a URL the opener's does not start with.
+      { type: "navigate", url: `${site.url}/popup?target=${encodeURIComponent(`${site.url}/lists?`)}` },
       { type: "click", selector: "#open" },
-      { type: "assert", check: "elementVisible", selector: "#open", target: `${site.url}/popup` },
-      { type: "assert", check: "urlMatch", expected: `${site.url}/popup`, target: `${site.url}/popup` },
-      { type: "close", target: `${site.url}/popup` },
+      { type: "click", selector: [{ strategy: "text", value: "Only testid" }], target: `${site.url}/lists` },
+      {
+        type: "assert",
+        check: "elementText",
+        selector: "#only-result",
+        expected: "clicked",
+        target: `${site.url}/lists`,
+      },
+      { type: "assert", check: "urlMatch", expected: `${site.url}/lists?/popup`, target: `${site.url}/lists` },
+      { type: "close", target: `${site.url}/lists` },
       { type: "assert", check: "urlContains", expected: "/popup?target=" },
     ],
   });

@@ -152,7 +152,7 @@ describe("exportPlaywright", () => {
   });
 
   it("uses the first candidate, writes the others as comments, and acts on the first match unless it is sure", () => {
-    const { content } = exportPlaywright(
+    const { content, warnings } = exportPlaywright(
       recording({
         actions: [
           {
@@ -186,6 +186,19 @@ describe("exportPlaywright", () => {
       }),
     );
     expect(content).toContain('await page.getByTestId("buy").click();');
+    expect(warnings).toEqual([]);
+    // Only the candidate acted on is worth a warning; the aria name-only one here is a comment.
+    expect(
+      exportPlaywright(recording({ actions: [{ type: "click", selector: [{ strategy: "aria", value: "Buy" }] }] }))
+        .warnings,
+    ).toEqual([
+      {
+        index: 0,
+        actionId: "a1",
+        type: "click",
+        message: expect.stringMatching(/^finds aria=Buy with byAccessibleName: a control labelled so/),
+      },
+    ]);
     const also = comments(content).filter((line) => line.startsWith("// also: "));
     expect(also).toEqual([
       '// also: page.locator("#a\\\\:b\\\\.c")',

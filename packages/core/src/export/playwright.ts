@@ -172,14 +172,14 @@ interface Scope {
   elements: string;
   /** The CSS iframe selectors, when the frame is given so (elements is then a FrameLocator). */
   cssFrames?: string[];
-  /** Whether `elements` is a Frame (index path), on which waitForFunction exists. */
-  isFrame: boolean;
 }
 
 class PlaywrightWriter {
   readonly helpers = new Set<Helper>();
   readonly usedVariables = new Map<string, ExportVariable>();
   readonly warnings: ExportWarning[] = [];
+  /** The action being written, for warnings. */
+  current: { action: Action; index: number } | undefined;
   private readonly lines: string[] = [];
   private indent = "  ";
 
@@ -299,6 +299,15 @@ class PlaywrightWriter {
     const [best, ...others] = candidatesOf(selector);
     if (best === undefined) return `${scope.elements}.locator(":root")`;
     const locator = this.candidate(scope.elements, best);
+    if (best.strategy === "aria" && parseAria(best.value).role === undefined && this.current !== undefined) {
+      const { action, index } = this.current;
+      this.warnings.push({
+        index,
+        actionId: actionKey(action, index),
+        type: action.type,
+        message: `finds aria=${best.value} with byAccessibleName: a control labelled so, or a button, link, menu item, tab, option, heading, cell or tree item named so (Playwright has no query by accessible name alone)`,
+      });
+    }
     // Candidates the recorder wrote twice (an id as id and as css) are shown once.
     const shown = new Set([locator]);
     for (const other of others) {
@@ -403,6 +412,7 @@ function describeAction(action: Action, index: number): string {
 }
 
 function writeAction(w: PlaywrightWriter, action: Action, index: number): void {
+  w.current = { action, index };
   const label = describeAction(action, index);
   w.comment(action.optional ? `${label} (optional: a failure is tolerated)` : label);
   if (action.optional) {
@@ -449,14 +459,14 @@ function scopeOf(w: PlaywrightWriter, action: Action, index: number): Scope {
   if (typeof frame === "string") {
     const iframes = frameSelectors(frame);
     const elements = iframes.reduce((scope, selector) => `${scope}.frameLocator(${w.str(selector)})`, page);
-    return { page, elements, cssFrames: iframes, isFrame: false };
+    return { page, elements, cssFrames: iframes };
   }
   if (Array.isArray(frame) && frame.length > 0) {
     w.helpers.add("frameAt");
     w.line(`const frame${n} = await frameAt(${page}, [${frame.join(", ")}], ${timeout});`);
-    return { page, elements: `frame${n}`, isFrame: true };
+    return { page, elements: `frame${n}` };
   }
-  return { page, elements: page, isFrame: false };
+  return { page, elements: page };
 }
 
 function writeSteps(w: PlaywrightWriter, action: Action, index: number): void {
