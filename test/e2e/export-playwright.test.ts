@@ -284,7 +284,7 @@ async function playwrightTest(specs: Record<string, string>, env: Record<string,
       [PLAYWRIGHT_CLI, "test", "--config", join(dir, "playwright.config.ts")],
       {
         cwd: dir,
-        timeout: 150_000,
+        timeout: 330_000,
         env: { ...inherited, CHROMIUM_PATH: chromiumPath, CI: "1", FORCE_COLOR: "0", ...env },
       },
     );
@@ -308,7 +308,7 @@ describe("a recording exported as a Playwright test", () => {
     expect(variables.sort()).toEqual(["BASE_URL", "PASSWORD", "SENSITIVE_CODE", "USERNAME"]);
   });
 
-  it("runs green with playwright test against the fixture site, and typechecks", { timeout: 200_000 }, async () => {
+  it("runs green with playwright test against the fixture site, and typechecks", { timeout: 400_000 }, async () => {
     const specs = {
       "login.spec.ts": exportRecording(login(), "playwright").content,
       "widgets.spec.ts": exportRecording(widgets(), "playwright").content,
@@ -327,7 +327,7 @@ describe("a recording exported as a Playwright test", () => {
     expect(tsc.code, tsc.output).toBe(0);
   });
 
-  it("fails when the page differs from the recording, naming the expectation", { timeout: 200_000 }, async () => {
+  it("fails when the page differs from the recording, naming the expectation", { timeout: 400_000 }, async () => {
     const broken = login((recording) => {
       const greeting = recording.actions[4];
       if (greeting?.type !== "assert") throw new Error("action 5 is the greeting check");
@@ -342,7 +342,7 @@ describe("a recording exported as a Playwright test", () => {
     expect(result.output).toContain("Welcome, alice");
   });
 
-  it("stops, naming the variable, when a sensitive value is not in the environment", { timeout: 200_000 }, async () => {
+  it("stops, naming the variable, when a sensitive value is not in the environment", { timeout: 400_000 }, async () => {
     const result = await playwrightTest(
       { "login.spec.ts": exportRecording(login(), "playwright").content },
       { SENSITIVE_CODE: SECRET_LITERAL },
@@ -402,7 +402,7 @@ describe("pnpm replay --export", () => {
     expect(unknown.stdout).toBe("");
   });
 
-  it("exports the SaveAction tour as a Playwright test that passes", { timeout: 200_000 }, async () => {
+  it("exports the SaveAction tour as a Playwright test that passes", { timeout: 400_000 }, async () => {
     const exported = await replayExport(["--export", "playwright", tourFile()]);
     expect(exported.code, exported.stderr).toBe(0);
     const result = await playwrightTest({ "tour.spec.ts": exported.stdout }, { PASSWORD: SECRET_PASSWORD });

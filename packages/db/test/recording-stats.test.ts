@@ -207,7 +207,9 @@ describe("stats rollup", () => {
     const inline = await newRun(null);
     await attempt(inline, passed());
 
-    const later = new Date(today.getTime() + STATS_ROLLUP_SETTLE_MS + 1000);
+    // Settled: past every run above, the inline one too, which ended at the clock's now (later
+    // than `today` on a slow machine); a run it left behind would be counted by the next test.
+    const later = new Date(Math.max(today.getTime(), Date.now()) + STATS_ROLLUP_SETTLE_MS + 1000);
     const first = await rollupRecordingStats(db, { now: later, batchSize: 4 });
     expect(first.runs).toBe(4);
     let total = first.runs;
