@@ -2,6 +2,7 @@ export * from "./batcher.ts";
 export * from "./canonical-json.ts";
 export * from "./chrome-recorder/index.ts";
 export * from "./config.ts";
+export * from "./css.ts";
 export * from "./digest.ts";
 export * from "./egress/index.ts";
 export * from "./env.ts";

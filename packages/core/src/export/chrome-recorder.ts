@@ -1,8 +1,8 @@
+import { cssString } from "../css.ts";
 import { type Action, type ActionOf, actionKey, type Recording, type SelectorCandidate } from "../recording.ts";
 import {
   candidateCss,
   candidatesOf,
-  cssString,
   DEFAULT_MODAL_SELECTORS,
   type ExportVariable,
   type ExportWarning,

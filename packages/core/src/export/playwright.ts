@@ -1,3 +1,4 @@
+import { cssEscapeIdentifier, cssString } from "../css.ts";
 import {
   type Action,
   type ActionOf,
@@ -8,8 +9,6 @@ import {
 } from "../recording.ts";
 import {
   candidatesOf,
-  cssEscapeIdentifier,
-  cssString,
   DEFAULT_MODAL_SELECTORS,
   describeCandidate,
   type ExportVariable,
